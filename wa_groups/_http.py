@@ -1,0 +1,264 @@
+"""The one module that uses aiohttp's client: session lifecycle, sending, and retries driven by ``backoff``.
+
+A :class:`Transport` is protocol-neutral. The backend gives it the API root, the authorization header and a
+``decode`` function (status, headers, body, operation) -> value-or-raise; everything Graph-specific stays in
+``_protocol``. Retry decisions come from :func:`wa_groups._retry.retry_wait`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import aiohttp
+import attrs
+import backoff
+
+from ._protocol import Request
+from ._retry import RetryPolicy, is_ambiguous, retry_wait
+from ._version import __version__
+from .errors import APIError, ClientValidationError, RateLimitError, TransportError, WAGroupsError
+
+__all__ = ["Decoder", "ThrottleGate", "Transport", "check_base_url"]
+
+logger = logging.getLogger("wa_groups")
+
+#: (status, headers, raw body, operation) -> decoded value, or raise the answer's error.
+Decoder = Callable[[int, Mapping[str, str], bytes, str], Any]
+
+DEFAULT_USER_AGENT = f"wa-groups/{__version__}"
+
+
+class ThrottleGate(Protocol):
+    """A pause shared by the requests of one bulk job (see ``wa_groups.bulk``)."""
+
+    async def wait_open(self) -> None:
+        """Return when requests may be sent."""
+
+    async def throttle(self, seconds: float) -> None:
+        """Pause every request of the job for ``seconds`` (once, however many requests ask), then return."""
+
+
+def check_base_url(base_url: object) -> str:
+    """Return ``base_url`` without a trailing slash; it must be https unless its host is loopback."""
+    if not isinstance(base_url, str):
+        raise ClientValidationError(f"base_url must be a string, got {base_url!r}", argument="base_url")
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        raise ClientValidationError(f"base_url must be an http(s) URL, got {base_url!r}", argument="base_url")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ClientValidationError("base_url must not carry credentials, a query or a fragment", argument="base_url")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ClientValidationError(
+            f"base_url must use https unless its host is loopback, got {base_url!r}", argument="base_url"
+        )
+    return base_url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@attrs.define
+class _Outcome:
+    value: Any = None
+    error: WAGroupsError | None = None
+    wait: float | None = None
+
+
+class Transport:
+    """Sends requests for one client over one lazily created aiohttp session."""
+
+    def __init__(
+        self,
+        *,
+        api_root: str,
+        authorization: str,
+        decode: Decoder,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        max_connections: int = 100,
+        user_agent: str | None = None,
+    ) -> None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ClientValidationError(
+                f"timeout must be a positive number of seconds, got {timeout!r}", argument="timeout"
+            )
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+            raise ClientValidationError(
+                f"max_connections must be an int >= 1, got {max_connections!r}", argument="max_connections"
+            )
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise ClientValidationError(
+                f"session must be an aiohttp.ClientSession, got {type(session).__name__}", argument="session"
+            )
+        if user_agent is not None and (not isinstance(user_agent, str) or not user_agent.strip()):
+            raise ClientValidationError(
+                f"user_agent must be a non-empty string, got {user_agent!r}", argument="user_agent"
+            )
+        self._root = api_root
+        self._decode = decode
+        self._session = session
+        self._owns_session = session is None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._timeout = aiohttp.ClientTimeout(total=float(timeout))
+        self.retry = retry if retry is not None else RetryPolicy()
+        self._max_connections = max_connections
+        # The authorization value lives only in this dict, which is never logged, printed or put in an error.
+        self._headers = {"Authorization": authorization, "User-Agent": user_agent or DEFAULT_USER_AGENT}
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        self._send_with_retries = backoff.on_predicate(
+            backoff.runtime,
+            predicate=lambda outcome: outcome.wait is not None,
+            value=lambda outcome: 0,  # the real wait is slept in _on_backoff, through the injectable sleep
+            jitter=None,
+            on_backoff=self._on_backoff,
+            logger=None,
+        )(self._attempt)
+
+    def __repr__(self) -> str:
+        return f"Transport(api_root={self._root!r}, owns_session={self._owns_session}, closed={self._closed})"
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called."""
+        return self._closed
+
+    @property
+    def user_agent(self) -> str:
+        """The User-Agent header sent with every request."""
+        return self._headers["User-Agent"]
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise WAGroupsError("this client is closed; create a new one")
+        loop = asyncio.get_running_loop()
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+                timeout=self._timeout,
+            )
+            self._loop = loop
+        elif self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise WAGroupsError(
+                "this client is bound to another event loop; create one client per loop (e.g. per asyncio.run)"
+            )
+        return self._session
+
+    async def close(self) -> None:
+        """Close the session if this transport created it; safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+    async def send(self, request: Request, *, gate: ThrottleGate | None = None) -> Any:
+        """Send ``request``, retrying as the policy allows, and return the decoded answer.
+
+        Raises:
+            WAGroupsError: The final failure; ``outcome_unknown`` is set when a request that is never repeated
+                may have taken effect.
+
+        """
+        state = [0, gate]
+        outcome: _Outcome = await self._send_with_retries(request, state)
+        if outcome.error is None:
+            return outcome.value
+        error = outcome.error
+        if not request.repeatable and is_ambiguous(error):
+            error.mark_outcome_unknown()
+        raise error
+
+    async def _attempt(self, request: Request, state: list[Any]) -> _Outcome:
+        state[0] += 1
+        gate: ThrottleGate | None = state[1]
+        if gate is not None:
+            await gate.wait_open()
+        try:
+            return _Outcome(value=await self._send_once(request))
+        except WAGroupsError as error:
+            wait = retry_wait(error, repeatable=request.repeatable, attempt=state[0], policy=self.retry)
+            return _Outcome(error=error, wait=wait)
+
+    async def _on_backoff(self, details: Any) -> None:
+        outcome: _Outcome = details["value"]
+        request: Request = details["args"][0]
+        state: list[Any] = details["args"][1]
+        error = outcome.error
+        wait = outcome.wait or 0.0
+        code = error.code if isinstance(error, APIError) and error.code is not None else type(error).__name__
+        logger.info(
+            "retrying %s: attempt %d of %d failed (%s); waiting %.3fs",
+            request.operation,
+            state[0],
+            self.retry.max_attempts,
+            code,
+            wait,
+        )
+        gate: ThrottleGate | None = state[1]
+        if gate is not None and isinstance(error, RateLimitError):
+            await gate.throttle(wait)
+        elif wait > 0:
+            await self.retry.sleep(wait)
+
+    async def _send_once(self, request: Request) -> Any:
+        session = self._get_session()
+        url = self._root + request.path
+        data: Any = None
+        headers = self._headers
+        if request.files or request.form is not None:
+            form = aiohttp.FormData()
+            for key, value in (request.form or {}).items():
+                form.add_field(key, value)
+            for part in request.files:
+                form.add_field(part.name, part.data, filename=part.filename, content_type=part.content_type)
+            data = form
+        elif request.json is not None:
+            data = json.dumps(request.json, separators=(",", ":")).encode()
+            headers = self._json_headers
+        failure: TransportError | None = None
+        try:
+            async with session.request(
+                request.method, url, params=request.params, data=data, headers=headers, timeout=self._timeout
+            ) as response:
+                raw = await response.read()
+                status = response.status
+                response_headers = response.headers
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            failure = TransportError(_describe(exc), operation=request.operation, before_send=True)
+        except asyncio.TimeoutError:
+            failure = TransportError(f"no answer within {self._timeout.total:g}s", operation=request.operation)
+        except aiohttp.ClientError as exc:
+            failure = TransportError(_describe(exc), operation=request.operation)
+        if failure is not None:
+            # Raised outside the except block: aiohttp's exceptions can carry request headers (the token),
+            # so they must not ride along as __context__ or __cause__.
+            raise failure
+        return self._decode(status, response_headers, raw, request.operation)
+
+
+def _describe(exc: BaseException) -> str:
+    """Describe an aiohttp failure without anything that could hold request headers."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port} ({type(exc.os_error).__name__})"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"{type(exc).__name__}: HTTP {exc.status}"
+    text = str(exc).split("\n", 1)[0][:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,530 @@
+"""``GroupsClient``: the async client for the WhatsApp Cloud API Groups endpoints."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from . import _protocol as proto
+from ._http import ThrottleGate, Transport, check_base_url
+from ._retry import RetryPolicy
+from .errors import ClientValidationError
+from .models import (
+    GroupInfo,
+    GroupOperation,
+    GroupSummary,
+    JoinApprovalMode,
+    JoinRequest,
+    JoinRequestsResult,
+    Page,
+    SentMessage,
+)
+from .paging import Paginator
+
+if TYPE_CHECKING:
+    from .bulk import BulkProgressCallback, BulkReport, BulkResult
+    from .webhooks.receiver import WebhookReceiver
+    from .webhooks.tracking import OperationTracker
+
+__all__ = ["GroupsClient"]
+
+DEFAULT_BASE_URL = "https://graph.facebook.com"
+DEFAULT_API_VERSION = "v23.0"
+
+
+class GroupsClient:
+    """Async client for the WhatsApp Business Cloud API Groups API.
+
+    Use it as an async context manager so its HTTP session is closed::
+
+        async with GroupsClient(token, phone_number_id="123") as client:
+            async for group in client.iter_groups():
+                print(group.id, group.subject)
+
+    Args:
+        access_token: A system-user or business token; sent only in the ``Authorization`` header.
+        phone_number_id: The default business phone number id for calls that need one.
+        api_version: The Graph API version, e.g. ``"v23.0"``.
+        base_url: Graph's root URL; https unless the host is loopback (as for the fake server).
+        session: An ``aiohttp.ClientSession`` to use; it is never closed by the client.
+        timeout: Seconds allowed for each HTTP exchange.
+        retry: The retry policy (see :class:`RetryPolicy`).
+        max_connections: Connection limit of the client's own connector.
+        user_agent: The ``User-Agent`` header; ``wa-groups/<version>`` by default.
+
+    """
+
+    def __init__(
+        self,
+        access_token: str,
+        *,
+        phone_number_id: str | None = None,
+        api_version: str = DEFAULT_API_VERSION,
+        base_url: str = DEFAULT_BASE_URL,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        max_connections: int = 100,
+        user_agent: str | None = None,
+    ) -> None:
+        if not isinstance(access_token, str) or not access_token.strip() or any(c.isspace() for c in access_token):
+            raise ClientValidationError(
+                "access_token must be a non-empty string without whitespace", argument="access_token"
+            )
+        if phone_number_id is not None:
+            proto.check_id(phone_number_id, "phone_number_id")
+        if not isinstance(api_version, str) or not api_version.startswith("v") or "/" in api_version:
+            raise ClientValidationError(
+                f"api_version must look like 'v23.0', got {api_version!r}", argument="api_version"
+            )
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ClientValidationError(f"retry must be a RetryPolicy, got {type(retry).__name__}", argument="retry")
+        self._base_url = check_base_url(base_url)
+        self._phone_number_id = phone_number_id
+        self._api_version = api_version
+        self._transport = Transport(
+            api_root=f"{self._base_url}/{api_version}",
+            authorization=f"Bearer {access_token}",
+            decode=proto.decode_response,
+            session=session,
+            timeout=timeout,
+            retry=retry,
+            max_connections=max_connections,
+            user_agent=user_agent,
+        )
+        self._tracker: OperationTracker | None = None
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> GroupsClient:
+        """Build a client from ``WA_ACCESS_TOKEN``, ``WA_PHONE_NUMBER_ID``, ``WA_API_VERSION`` and ``WA_BASE_URL``.
+
+        Keyword arguments override the environment and pass through to the constructor.
+        """
+        token = overrides.pop("access_token", None) or os.environ.get("WA_ACCESS_TOKEN")
+        if not token:
+            raise ClientValidationError("WA_ACCESS_TOKEN is not set", argument="access_token")
+        for key, variable in (
+            ("phone_number_id", "WA_PHONE_NUMBER_ID"),
+            ("api_version", "WA_API_VERSION"),
+            ("base_url", "WA_BASE_URL"),
+        ):
+            if key not in overrides and os.environ.get(variable):
+                overrides[key] = os.environ[variable]
+        return cls(token, **overrides)
+
+    def __repr__(self) -> str:
+        return (
+            f"GroupsClient(base_url={self._base_url!r}, api_version={self._api_version!r}, "
+            f"phone_number_id={self._phone_number_id!r})"
+        )
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> GroupsClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def __enter__(self) -> None:
+        raise TypeError("GroupsClient is asynchronous: use 'async with GroupsClient(...) as client'")
+
+    def __exit__(self, *args: object) -> None:  # pragma: no cover - __enter__ always raises
+        """Never reached: ``__enter__`` raises."""
+
+    async def close(self) -> None:
+        """Close the HTTP session the client created (a session passed in is left open); idempotent."""
+        await self._transport.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called."""
+        return self._transport.closed
+
+    @property
+    def phone_number_id(self) -> str | None:
+        """The default business phone number id."""
+        return self._phone_number_id
+
+    @property
+    def api_version(self) -> str:
+        """The Graph API version in use."""
+        return self._api_version
+
+    @property
+    def base_url(self) -> str:
+        """The Graph root URL in use."""
+        return self._base_url
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy in use."""
+        return self._transport.retry
+
+    def _phone(self, override: str | None) -> str:
+        phone = override if override is not None else self._phone_number_id
+        if phone is None:
+            raise ClientValidationError(
+                "this call needs a phone number id: pass phone_number_id= here or to GroupsClient()",
+                argument="phone_number_id",
+            )
+        return proto.check_id(phone, "phone_number_id")
+
+    async def _send(self, request: proto.Request, gate: ThrottleGate | None = None) -> Any:
+        return await self._transport.send(request, gate=gate)
+
+    def _operation(self, kind: str, decoded: Any, group_id: str | None) -> GroupOperation:
+        return GroupOperation(
+            kind=kind,
+            request_id=proto.decode_request_id(decoded),
+            group_id=group_id,
+            raw=dict(decoded) if isinstance(decoded, dict) else {},
+            tracker=self._tracker,
+        )
+
+    # ------------------------------------------------------------------------------------------- groups
+
+    async def create_group(
+        self,
+        subject: str,
+        *,
+        description: str | None = None,
+        join_approval_mode: JoinApprovalMode | str | None = None,
+        phone_number_id: str | None = None,
+    ) -> GroupOperation:
+        """Ask Graph to create a group; the new id and invite link arrive in a webhook (``await op.wait()``).
+
+        Never retried after an ambiguous failure (a 5xx, timeout or dropped connection): the error then has
+        ``outcome_unknown=True``, because the group may exist.
+        """
+        payload = proto.body(
+            subject=proto.check_subject(subject),
+            description=None if description is None else proto.check_description(description),
+            join_approval_mode=None
+            if join_approval_mode is None
+            else proto.check_join_approval_mode(join_approval_mode),
+        )
+        request = proto.build("create_group", json=payload, phone_number_id=self._phone(phone_number_id))
+        return self._operation("create", await self._send(request), None)
+
+    async def get_group(self, group_id: str, *, fields: Iterable[str] | None = None) -> GroupInfo:
+        """Return a group's metadata; every documented field is asked for unless ``fields`` narrows it."""
+        wanted = proto.GROUP_INFO_FIELDS if fields is None else proto.check_fields(fields)
+        request = proto.build(
+            "get_group",
+            params={"fields": ",".join(wanted)} if wanted else None,
+            group_id=proto.check_id(group_id, "group_id"),
+        )
+        return proto.decode_group_info(await self._send(request))
+
+    async def update_group(
+        self, group_id: str, *, subject: str | None = None, description: str | None = None
+    ) -> GroupOperation:
+        """Change a group's subject and/or description (at least one)."""
+        if subject is None and description is None:
+            raise ClientValidationError("update_group needs subject=, description= or both", argument="subject")
+        payload = proto.body(
+            subject=None if subject is None else proto.check_subject(subject),
+            description=None if description is None else proto.check_description(description),
+        )
+        gid = proto.check_id(group_id, "group_id")
+        decoded = await self._send(proto.build("update_group", json=payload, group_id=gid))
+        proto.check_success(decoded, "update_group")
+        return self._operation("settings", decoded, gid)
+
+    async def set_group_picture(self, group_id: str, picture: bytes | str | os.PathLike[str]) -> GroupOperation:
+        """Set a group's picture from a path or bytes: a square JPEG of at least 192x192 and at most 5 MB."""
+        gid = proto.check_id(group_id, "group_id")
+        data, filename = proto.check_picture(picture)
+        request = proto.build(
+            "set_group_picture",
+            form={"messaging_product": proto.MESSAGING_PRODUCT},
+            files=(proto.FilePart(name="file", filename=filename, content_type="image/jpeg", data=data),),
+            group_id=gid,
+        )
+        decoded = await self._send(request)
+        proto.check_success(decoded, "set_group_picture")
+        return self._operation("settings", decoded, gid)
+
+    async def delete_group(self, group_id: str) -> GroupOperation:
+        """Delete a group and remove every participant, the business included."""
+        gid = proto.check_id(group_id, "group_id")
+        decoded = await self._send(proto.build("delete_group", group_id=gid))
+        proto.check_success(decoded, "delete_group")
+        return self._operation("delete", decoded, gid)
+
+    def iter_groups(
+        self,
+        *,
+        page_size: int | None = None,
+        after: str | None = None,
+        max_items: int | None = None,
+        phone_number_id: str | None = None,
+    ) -> Paginator[GroupSummary]:
+        """Stream the business number's active groups: ``async for group in client.iter_groups(): ...``.
+
+        Args:
+            page_size: Groups per request (Graph's ``limit``, 1..1024; Graph's default is 25).
+            after: A cursor from ``page.after`` to resume a listing.
+            max_items: Stop after this many groups.
+            phone_number_id: Override the client's default business number.
+
+        """
+        phone = self._phone(phone_number_id)
+        limit = None if page_size is None else str(proto.check_page_size(page_size, proto.GROUPS_PAGE_MAX))
+
+        async def fetch(cursor: str | None) -> Page[GroupSummary]:
+            params = {key: value for key, value in (("limit", limit), ("after", cursor)) if value is not None}
+            request = proto.build("list_groups", params=params or None, phone_number_id=phone)
+            return proto.decode_groups_page(await self._send(request))
+
+        return Paginator(fetch, after=after, max_items=max_items)
+
+    # -------------------------------------------------------------------------------------- invite links
+
+    async def get_invite_link(self, group_id: str) -> str:
+        """Return the group's current invite link."""
+        request = proto.build("get_invite_link", group_id=proto.check_id(group_id, "group_id"))
+        return proto.decode_invite_link(await self._send(request), "get_invite_link")
+
+    async def reset_invite_link(self, group_id: str) -> str:
+        """Replace the group's invite link and return the new one; earlier links stop working."""
+        request = proto.build("reset_invite_link", json=proto.body(), group_id=proto.check_id(group_id, "group_id"))
+        return proto.decode_invite_link(await self._send(request), "reset_invite_link")
+
+    async def delete_invite_link(self, group_id: str) -> None:
+        """Delete the group's invite link."""
+        request = proto.build("delete_invite_link", json=proto.body(), group_id=proto.check_id(group_id, "group_id"))
+        proto.check_success(await self._send(request), "delete_invite_link")
+
+    # -------------------------------------------------------------------------------------- participants
+
+    async def add_participants(
+        self, group_id: str, users: Sequence[str], *, gate: ThrottleGate | None = None
+    ) -> GroupOperation:
+        """Add 1..8 people (phone numbers in any common spelling, or WhatsApp ids) to a group."""
+        gid = proto.check_id(group_id, "group_id")
+        payload = proto.participants_body(proto.check_users(users))
+        decoded = await self._send(proto.build("add_participants", json=payload, group_id=gid), gate)
+        return self._operation("participants_add", decoded, gid)
+
+    async def remove_participants(
+        self, group_id: str, users: Sequence[str], *, gate: ThrottleGate | None = None
+    ) -> GroupOperation:
+        """Remove 1..8 participants from a group; the outcome per person arrives in a webhook."""
+        gid = proto.check_id(group_id, "group_id")
+        payload = proto.participants_body(proto.check_users(users))
+        decoded = await self._send(proto.build("remove_participants", json=payload, group_id=gid), gate)
+        return self._operation("participants_remove", decoded, gid)
+
+    # ------------------------------------------------------------------------------------- join requests
+
+    def iter_join_requests(
+        self, group_id: str, *, page_size: int | None = None, after: str | None = None, max_items: int | None = None
+    ) -> Paginator[JoinRequest]:
+        """Stream a group's open join requests: ``async for request in client.iter_join_requests(gid): ...``.
+
+        ``page_size`` is sent as ``limit`` (Graph does not document one for this listing; 1..1024 accepted).
+        """
+        gid = proto.check_id(group_id, "group_id")
+        limit = None if page_size is None else str(proto.check_page_size(page_size, proto.JOIN_REQUESTS_PAGE_MAX))
+
+        async def fetch(cursor: str | None) -> Page[JoinRequest]:
+            params = {key: value for key, value in (("limit", limit), ("after", cursor)) if value is not None}
+            request = proto.build("list_join_requests", params=params or None, group_id=gid)
+            return proto.decode_join_requests_page(await self._send(request))
+
+        return Paginator(fetch, after=after, max_items=max_items)
+
+    async def approve_join_requests(
+        self, group_id: str, join_request_ids: Sequence[str], *, gate: ThrottleGate | None = None
+    ) -> JoinRequestsResult:
+        """Approve join requests; the result lists the ids approved and, per id, why others failed."""
+        return await self._answer_join_requests("approve_join_requests", group_id, join_request_ids, gate)
+
+    async def reject_join_requests(
+        self, group_id: str, join_request_ids: Sequence[str], *, gate: ThrottleGate | None = None
+    ) -> JoinRequestsResult:
+        """Reject join requests; the result lists the ids rejected and, per id, why others failed."""
+        return await self._answer_join_requests("reject_join_requests", group_id, join_request_ids, gate)
+
+    async def _answer_join_requests(
+        self, operation: str, group_id: str, ids: Sequence[str], gate: ThrottleGate | None
+    ) -> JoinRequestsResult:
+        gid = proto.check_id(group_id, "group_id")
+        payload = proto.body(join_requests=proto.check_join_request_ids(ids))
+        decoded = await self._send(proto.build(operation, json=payload, group_id=gid), gate)
+        return proto.decode_join_requests_result(decoded, operation)
+
+    # ------------------------------------------------------------------------------------------ messages
+
+    async def send_invite_link_template(
+        self,
+        to: str,
+        *,
+        group_id: str,
+        template_name: str,
+        language: str = "en",
+        phone_number_id: str | None = None,
+    ) -> SentMessage:
+        """Send a group invite link template (from Meta's template library) to one person.
+
+        Never retried after an ambiguous failure, so the person never gets the message twice.
+        """
+        recipient = proto.normalise_user(to, "to")
+        if not isinstance(template_name, str) or not template_name.strip():
+            raise ClientValidationError(
+                f"template_name must be a non-empty string, got {template_name!r}", argument="template_name"
+            )
+        if not isinstance(language, str) or not language.strip():
+            raise ClientValidationError(
+                f"language must be a language code such as 'en', got {language!r}", argument="language"
+            )
+        payload = proto.invite_template_body(recipient, proto.check_id(group_id, "group_id"), template_name, language)
+        request = proto.build("send_invite_link_template", json=payload, phone_number_id=self._phone(phone_number_id))
+        return proto.decode_sent_message(await self._send(request))
+
+    # ------------------------------------------------------------------------------------------ webhooks
+
+    def attach(self, receiver: WebhookReceiver) -> None:
+        """Feed ``receiver``'s events to this client so ``await operation.wait()`` resolves.
+
+        Attach before starting the operations you want to wait for.
+        """
+        from .webhooks.tracking import OperationTracker
+
+        if self._tracker is None:
+            self._tracker = OperationTracker()
+        receiver.add_listener(self._tracker.feed)
+
+    # -------------------------------------------------------------------------------------------- bulk
+
+    async def bulk_approve_join_requests(
+        self,
+        group_id: str,
+        join_request_ids: Iterable[str] | None = None,
+        *,
+        concurrency: int = 8,
+        batch_size: int = 8,
+        on_progress: BulkProgressCallback | None = None,
+        resume: BulkResult | None = None,
+    ) -> BulkResult:
+        """Approve many join requests (all open ones when ``join_request_ids`` is None) in batches of 8."""
+        from .bulk import run_join_requests
+
+        return await run_join_requests(
+            self,
+            "approve",
+            group_id,
+            join_request_ids,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            on_progress=on_progress,
+            resume=resume,
+        )
+
+    async def bulk_reject_join_requests(
+        self,
+        group_id: str,
+        join_request_ids: Iterable[str] | None = None,
+        *,
+        concurrency: int = 8,
+        batch_size: int = 8,
+        on_progress: BulkProgressCallback | None = None,
+        resume: BulkResult | None = None,
+    ) -> BulkResult:
+        """Reject many join requests (all open ones when ``join_request_ids`` is None) in batches of 8."""
+        from .bulk import run_join_requests
+
+        return await run_join_requests(
+            self,
+            "reject",
+            group_id,
+            join_request_ids,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            on_progress=on_progress,
+            resume=resume,
+        )
+
+    async def bulk_add_participants(
+        self,
+        group_id: str,
+        users: Iterable[str],
+        *,
+        concurrency: int = 8,
+        batch_size: int = 8,
+        on_progress: BulkProgressCallback | None = None,
+        resume: BulkResult | None = None,
+    ) -> BulkResult:
+        """Add many participants in batches of at most 8."""
+        from .bulk import run_participants
+
+        return await run_participants(
+            self,
+            "add",
+            group_id,
+            users,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            on_progress=on_progress,
+            resume=resume,
+        )
+
+    async def bulk_remove_participants(
+        self,
+        group_id: str,
+        users: Iterable[str],
+        *,
+        concurrency: int = 8,
+        batch_size: int = 8,
+        on_progress: BulkProgressCallback | None = None,
+        resume: BulkResult | None = None,
+    ) -> BulkResult:
+        """Remove many participants in batches of at most 8."""
+        from .bulk import run_participants
+
+        return await run_participants(
+            self,
+            "remove",
+            group_id,
+            users,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            on_progress=on_progress,
+            resume=resume,
+        )
+
+    async def approve_all_join_requests(
+        self,
+        *,
+        group_ids: Iterable[str] | None = None,
+        reject: bool = False,
+        concurrency: int = 16,
+        batch_size: int = 8,
+        on_progress: BulkProgressCallback | None = None,
+        resume: BulkReport | None = None,
+        phone_number_id: str | None = None,
+    ) -> BulkReport:
+        """Approve (or with ``reject=True`` reject) every open join request of every active group.
+
+        Groups and their requests are streamed; all batches of all groups share one concurrency limit.
+        """
+        from .bulk import run_all_join_requests
+
+        return await run_all_join_requests(
+            self,
+            group_ids=group_ids,
+            reject=reject,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            on_progress=on_progress,
+            resume=resume,
+            phone_number_id=phone_number_id,
+        )

@@ -1,0 +1,276 @@
+"""Typed data returned by :class:`~wa_groups.GroupsClient`.
+
+Models are frozen attrs classes. They are decoded leniently: unknown keys are ignored, unknown enum values are
+kept as plain strings, and timestamps become timezone-aware :class:`~datetime.datetime` values whether Graph
+sends them as integers or strings.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import attrs
+
+if TYPE_CHECKING:
+    from .webhooks.events import WebhookEvent
+    from .webhooks.tracking import OperationTracker
+
+__all__ = [
+    "ErrorDetail",
+    "FailedJoinRequest",
+    "GroupInfo",
+    "GroupOperation",
+    "GroupSummary",
+    "JoinApprovalMode",
+    "JoinRequest",
+    "JoinRequestsResult",
+    "Page",
+    "Participant",
+    "SentMessage",
+]
+
+T = TypeVar("T")
+
+
+class JoinApprovalMode(str, enum.Enum):
+    """Whether people who open a group's invite link join at once or ask to join."""
+
+    APPROVAL_REQUIRED = "approval_required"
+    """A join request is created and the business approves or rejects it."""
+
+    AUTO_APPROVE = "auto_approve"
+    """Anyone with the link joins directly (Graph's default)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen(kw_only=True)
+class Participant:
+    """A member of a group, as listed by :meth:`GroupsClient.get_group`."""
+
+    wa_id: str | None = None
+    """The member's WhatsApp id (phone number digits); Graph may leave it empty for username-only users."""
+
+    user_id: str | None = None
+    """The business-scoped user id, when Graph sends one."""
+
+    username: str | None = None
+    """The member's WhatsApp username, when Graph sends one."""
+
+    country_code: str | None = None
+    """The member's country code, when Graph sends one."""
+
+
+@attrs.frozen(kw_only=True)
+class GroupInfo:
+    """Metadata of one group. Fields that were not requested are ``None``."""
+
+    id: str
+    """The group id."""
+
+    messaging_product: str | None = None
+    """Always ``"whatsapp"``."""
+
+    subject: str | None = None
+    """The group's subject (its name)."""
+
+    description: str | None = None
+    """The group's description."""
+
+    suspended: bool | None = None
+    """True when WhatsApp has suspended the group."""
+
+    creation_timestamp: datetime | None = None
+    """When the group was created (UTC)."""
+
+    participants: tuple[Participant, ...] | None = None
+    """The members, the business excluded."""
+
+    total_participant_count: int | None = None
+    """How many members the group has, the business excluded."""
+
+    join_approval_mode: JoinApprovalMode | str | None = None
+    """How people join through the invite link; an unknown value is kept as a string."""
+
+
+@attrs.frozen(kw_only=True)
+class GroupSummary:
+    """One entry of the active-groups listing (:meth:`GroupsClient.iter_groups`)."""
+
+    id: str
+    """The group id."""
+
+    subject: str | None = None
+    """The group's subject."""
+
+    created_at: datetime | None = None
+    """When the group was created (UTC)."""
+
+
+@attrs.frozen(kw_only=True)
+class JoinRequest:
+    """An open request to join a group (:meth:`GroupsClient.iter_join_requests`)."""
+
+    join_request_id: str
+    """The id to approve or reject."""
+
+    wa_id: str | None = None
+    """The WhatsApp id of the person asking to join."""
+
+    creation_timestamp: datetime | None = None
+    """When the request was made (UTC)."""
+
+
+@attrs.frozen(kw_only=True)
+class ErrorDetail:
+    """An error reported inside a successful answer or a webhook (one item of an ``errors`` list)."""
+
+    code: int | None = None
+    """The Graph error code, e.g. 131203."""
+
+    message: str | None = None
+    """The error message."""
+
+    title: str | None = None
+    """A short title."""
+
+    details: str | None = None
+    """Details from ``error_data.details``."""
+
+    def __str__(self) -> str:
+        text = self.message or self.title or "error"
+        if self.code is not None and not text.startswith(f"(#{self.code})"):
+            text = f"(#{self.code}) {text}"
+        if self.details and self.details not in text:
+            text = f"{text}: {self.details}"
+        return text
+
+
+@attrs.frozen(kw_only=True)
+class FailedJoinRequest:
+    """A join request that could not be approved or rejected, with the reasons."""
+
+    join_request_id: str
+    """The join request id."""
+
+    errors: tuple[ErrorDetail, ...] = ()
+    """Why it failed."""
+
+
+@attrs.frozen(kw_only=True)
+class JoinRequestsResult:
+    """The answer to :meth:`GroupsClient.approve_join_requests` or :meth:`GroupsClient.reject_join_requests`."""
+
+    succeeded: tuple[str, ...] = ()
+    """Ids that were approved (or rejected)."""
+
+    failed: tuple[FailedJoinRequest, ...] = ()
+    """Ids that failed, each with its errors."""
+
+    errors: tuple[ErrorDetail, ...] = ()
+    """Errors about the call as a whole, if Graph sent any."""
+
+    @property
+    def ok(self) -> bool:
+        """Return True when every id succeeded and no error was reported."""
+        return not self.failed and not self.errors
+
+
+@attrs.frozen(kw_only=True)
+class SentMessage:
+    """The answer to :meth:`GroupsClient.send_invite_link_template`."""
+
+    message_id: str | None
+    """The ``wamid`` of the message, to match delivery statuses."""
+
+    wa_id: str | None = None
+    """The recipient's WhatsApp id as Graph resolved it."""
+
+    message_status: str | None = None
+    """``accepted`` or another status, when Graph sends one."""
+
+
+@attrs.frozen(kw_only=True)
+class Page(Generic[T]):
+    """One page of a cursor-paged listing.
+
+    Resume a listing after this page with ``after=page.after``.
+    """
+
+    items: tuple[T, ...]
+    """The items on this page (may be empty even when more pages follow)."""
+
+    before: str | None = None
+    """The cursor of the start of this page."""
+
+    after: str | None = None
+    """The cursor of the end of this page: pass it as ``after=`` to continue."""
+
+    has_next: bool = False
+    """True when Graph announced a further page."""
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@attrs.frozen(kw_only=True)
+class GroupOperation:
+    """An asynchronous group operation that Graph accepted.
+
+    Graph answers create, delete, settings and participant calls at once and reports the outcome later in a
+    webhook carrying the same ``request_id``. Attach a :class:`~wa_groups.webhooks.WebhookReceiver` to the
+    client (``client.attach(receiver)``) and ``await op.wait()`` to get that webhook event.
+    """
+
+    kind: str
+    """What was asked: ``create``, ``delete``, ``settings``, ``participants_add`` or ``participants_remove``."""
+
+    request_id: str | None = None
+    """Graph's request id, which the outcome webhook repeats (``None`` when Graph's answer has none)."""
+
+    group_id: str | None = None
+    """The group concerned (``None`` for a create: the id arrives in the webhook)."""
+
+    raw: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+    """Graph's answer as decoded JSON."""
+
+    tracker: OperationTracker | None = attrs.field(default=None, eq=False, repr=False)
+    """The tracker fed by the receiver attached to the client, if any."""
+
+    async def wait(self, timeout: float | None = 60.0) -> WebhookEvent:
+        """Wait for the webhook event that reports this operation's outcome.
+
+        Args:
+            timeout: Seconds to wait; ``None`` waits forever.
+
+        Returns:
+            The matching event, e.g. ``GroupCreated`` with the new ``group_id`` and ``invite_link``.
+
+        Raises:
+            APIError: The event reports a failure (built from the event's errors).
+            asyncio.TimeoutError: No matching event arrived in time.
+            WAGroupsError: No receiver is attached, or Graph gave no ``request_id`` to match on.
+
+        """
+        from .errors import WAGroupsError
+
+        if self.tracker is None:
+            raise WAGroupsError(
+                f"cannot wait for this {self.kind} operation: attach a WebhookReceiver with client.attach(receiver) "
+                "before starting it"
+            )
+        if self.request_id is None and not (self.kind == "delete" and self.group_id):
+            raise WAGroupsError(
+                f"cannot wait for this {self.kind} operation: Graph's answer carried no request_id to match "
+                "its webhook against"
+            )
+        return await self.tracker.wait(
+            request_id=self.request_id, group_id=self.group_id, kind=self.kind, timeout=timeout
+        )
