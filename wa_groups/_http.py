@@ -12,6 +12,8 @@ import ipaddress
 import json
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -24,7 +26,7 @@ from ._retry import RetryPolicy, is_ambiguous, retry_wait
 from ._version import __version__
 from .errors import APIError, ClientValidationError, RateLimitError, TransportError, WAGroupsError
 
-__all__ = ["Decoder", "ThrottleGate", "Transport", "check_base_url"]
+__all__ = ["Decoder", "RequestGate", "Transport", "check_base_url", "current_gate"]
 
 logger = logging.getLogger("wa_groups")
 
@@ -34,14 +36,23 @@ Decoder = Callable[[int, Mapping[str, str], bytes, str], Any]
 DEFAULT_USER_AGENT = f"wa-groups/{__version__}"
 
 
-class ThrottleGate(Protocol):
-    """A pause shared by the requests of one bulk job (see ``wa_groups.bulk``)."""
+class RequestGate(Protocol):
+    """Admission control shared by the requests of one bulk job (see ``wa_groups.bulk``).
 
-    async def wait_open(self) -> None:
-        """Return when requests may be sent."""
+    The transport holds ``gate.slot()`` while a request is on the wire and calls ``gate.throttle(wait)`` instead
+    of sleeping when the server asks to slow down, so the whole job pauses once.
+    """
+
+    def slot(self) -> AbstractAsyncContextManager[None]:
+        """Return a context manager held while one request is on the wire."""
 
     async def throttle(self, seconds: float) -> None:
         """Pause every request of the job for ``seconds`` (once, however many requests ask), then return."""
+
+
+#: The gate of the bulk job the current task belongs to, if any. Bulk jobs set it in their own tasks, so
+#: client methods need no extra parameter and single calls pay one context-variable lookup.
+current_gate: ContextVar[RequestGate | None] = ContextVar("wa_groups_request_gate", default=None)
 
 
 def check_base_url(base_url: object) -> str:
@@ -169,7 +180,7 @@ class Transport:
         if session is not None and self._owns_session:
             await session.close()
 
-    async def send(self, request: Request, *, gate: ThrottleGate | None = None) -> Any:
+    async def send(self, request: Request) -> Any:
         """Send ``request``, retrying as the policy allows, and return the decoded answer.
 
         Raises:
@@ -177,7 +188,7 @@ class Transport:
                 may have taken effect.
 
         """
-        state = [0, gate]
+        state = [0, current_gate.get()]
         outcome: _Outcome = await self._send_with_retries(request, state)
         if outcome.error is None:
             return outcome.value
@@ -188,11 +199,12 @@ class Transport:
 
     async def _attempt(self, request: Request, state: list[Any]) -> _Outcome:
         state[0] += 1
-        gate: ThrottleGate | None = state[1]
-        if gate is not None:
-            await gate.wait_open()
+        gate: RequestGate | None = state[1]
         try:
-            return _Outcome(value=await self._send_once(request))
+            if gate is None:
+                return _Outcome(value=await self._send_once(request))
+            async with gate.slot():
+                return _Outcome(value=await self._send_once(request))
         except WAGroupsError as error:
             wait = retry_wait(error, repeatable=request.repeatable, attempt=state[0], policy=self.retry)
             return _Outcome(error=error, wait=wait)
@@ -212,7 +224,7 @@ class Transport:
             code,
             wait,
         )
-        gate: ThrottleGate | None = state[1]
+        gate: RequestGate | None = state[1]
         if gate is not None and isinstance(error, RateLimitError):
             await gate.throttle(wait)
         elif wait > 0:

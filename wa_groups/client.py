@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from . import _protocol as proto
-from ._http import ThrottleGate, Transport, check_base_url
+from ._http import Transport, check_base_url
 from ._retry import RetryPolicy
 from .errors import ClientValidationError
 from .models import (
@@ -176,8 +176,8 @@ class GroupsClient:
             )
         return proto.check_id(phone, "phone_number_id")
 
-    async def _send(self, request: proto.Request, gate: ThrottleGate | None = None) -> Any:
-        return await self._transport.send(request, gate=gate)
+    async def _send(self, request: proto.Request) -> Any:
+        return await self._transport.send(request)
 
     def _operation(self, kind: str, decoded: Any, group_id: str | None) -> GroupOperation:
         return GroupOperation(
@@ -305,22 +305,18 @@ class GroupsClient:
 
     # -------------------------------------------------------------------------------------- participants
 
-    async def add_participants(
-        self, group_id: str, users: Sequence[str], *, gate: ThrottleGate | None = None
-    ) -> GroupOperation:
+    async def add_participants(self, group_id: str, users: Sequence[str]) -> GroupOperation:
         """Add 1..8 people (phone numbers in any common spelling, or WhatsApp ids) to a group."""
         gid = proto.check_id(group_id, "group_id")
         payload = proto.participants_body(proto.check_users(users))
-        decoded = await self._send(proto.build("add_participants", json=payload, group_id=gid), gate)
+        decoded = await self._send(proto.build("add_participants", json=payload, group_id=gid))
         return self._operation("participants_add", decoded, gid)
 
-    async def remove_participants(
-        self, group_id: str, users: Sequence[str], *, gate: ThrottleGate | None = None
-    ) -> GroupOperation:
+    async def remove_participants(self, group_id: str, users: Sequence[str]) -> GroupOperation:
         """Remove 1..8 participants from a group; the outcome per person arrives in a webhook."""
         gid = proto.check_id(group_id, "group_id")
         payload = proto.participants_body(proto.check_users(users))
-        decoded = await self._send(proto.build("remove_participants", json=payload, group_id=gid), gate)
+        decoded = await self._send(proto.build("remove_participants", json=payload, group_id=gid))
         return self._operation("participants_remove", decoded, gid)
 
     # ------------------------------------------------------------------------------------- join requests
@@ -342,24 +338,18 @@ class GroupsClient:
 
         return Paginator(fetch, after=after, max_items=max_items)
 
-    async def approve_join_requests(
-        self, group_id: str, join_request_ids: Sequence[str], *, gate: ThrottleGate | None = None
-    ) -> JoinRequestsResult:
+    async def approve_join_requests(self, group_id: str, join_request_ids: Sequence[str]) -> JoinRequestsResult:
         """Approve join requests; the result lists the ids approved and, per id, why others failed."""
-        return await self._answer_join_requests("approve_join_requests", group_id, join_request_ids, gate)
+        return await self._answer_join_requests("approve_join_requests", group_id, join_request_ids)
 
-    async def reject_join_requests(
-        self, group_id: str, join_request_ids: Sequence[str], *, gate: ThrottleGate | None = None
-    ) -> JoinRequestsResult:
+    async def reject_join_requests(self, group_id: str, join_request_ids: Sequence[str]) -> JoinRequestsResult:
         """Reject join requests; the result lists the ids rejected and, per id, why others failed."""
-        return await self._answer_join_requests("reject_join_requests", group_id, join_request_ids, gate)
+        return await self._answer_join_requests("reject_join_requests", group_id, join_request_ids)
 
-    async def _answer_join_requests(
-        self, operation: str, group_id: str, ids: Sequence[str], gate: ThrottleGate | None
-    ) -> JoinRequestsResult:
+    async def _answer_join_requests(self, operation: str, group_id: str, ids: Sequence[str]) -> JoinRequestsResult:
         gid = proto.check_id(group_id, "group_id")
         payload = proto.body(join_requests=proto.check_join_request_ids(ids))
-        decoded = await self._send(proto.build(operation, json=payload, group_id=gid), gate)
+        decoded = await self._send(proto.build(operation, json=payload, group_id=gid))
         return proto.decode_join_requests_result(decoded, operation)
 
     # ------------------------------------------------------------------------------------------ messages

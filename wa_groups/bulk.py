@@ -1,0 +1,759 @@
+"""Bulk jobs: batches of at most 8 under one concurrency limit, a shared throttle pause, and a full report.
+
+Every distinct input item ends in exactly one of :attr:`BulkResult.succeeded`, :attr:`BulkResult.failed` or
+:attr:`BulkResult.not_attempted`. Inputs are consumed as they arrive (lists or streamed listings), so the first
+batch goes out before the last page of a listing arrives and memory stays flat.
+
+A job's requests, listings included, run under one ``asyncio.Semaphore(concurrency)``. When the server asks to
+slow down, the whole job pauses once for the demanded wait and then resumes (:class:`_JobGate`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from . import errors as errors_module
+from ._http import current_gate
+from ._protocol import PARTICIPANTS_PER_CALL, check_id, error_from_detail, normalise_user
+from .errors import (
+    AuthenticationError,
+    ClientValidationError,
+    InvalidCursorError,
+    TransportError,
+    WAGroupsError,
+)
+
+if TYPE_CHECKING:
+    from .client import GroupsClient
+
+__all__ = [
+    "BulkFailure",
+    "BulkProgress",
+    "BulkProgressCallback",
+    "BulkReport",
+    "BulkResult",
+]
+
+#: Page size used when a bulk job streams a listing.
+STREAM_PAGE_SIZE = 1024
+
+
+# ------------------------------------------------------------------------------------------------- results
+
+
+@attrs.frozen(kw_only=True)
+class BulkProgress:
+    """A snapshot of a running bulk job, passed to ``on_progress``."""
+
+    done: int
+    """Items finished so far (succeeded plus failed)."""
+
+    total: int | None
+    """Items known in all, or ``None`` while the input is still being streamed."""
+
+    succeeded: int
+    """Items that succeeded so far."""
+
+    failed: int
+    """Items that failed so far."""
+
+
+#: ``on_progress`` callables: plain functions or coroutine functions taking a :class:`BulkProgress`.
+BulkProgressCallback = Callable[[BulkProgress], "Awaitable[None] | None"]
+
+
+@attrs.frozen(kw_only=True)
+class BulkFailure:
+    """An item that failed, with the group it belongs to and the reason."""
+
+    item: str
+    """The join request id or participant."""
+
+    group_id: str
+    """The group concerned."""
+
+    error: WAGroupsError
+    """Why it failed: the batch's error, or the per-item error Graph reported (as an ``APIError``)."""
+
+    @property
+    def retryable(self) -> bool:
+        """True when trying the item again may succeed (throttling, server or network trouble)."""
+        return self.error.retryable or self.error.outcome_unknown
+
+
+def _error_to_dict(error: WAGroupsError) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": type(error).__name__, "message": str(error.args[0]) if error.args else str(error)}
+    for key in ("http_status", "code", "subcode", "title", "details", "fbtrace_id", "retry_after"):
+        value = getattr(error, key, None)
+        if value is not None:
+            data[key] = value
+    data["retryable"] = error.retryable
+    data["outcome_unknown"] = error.outcome_unknown
+    return data
+
+
+def _error_from_dict(data: dict[str, Any]) -> WAGroupsError:
+    cls = getattr(errors_module, str(data.get("type")), None)
+    message = str(data.get("message", "error"))
+    error: WAGroupsError
+    if isinstance(cls, type) and issubclass(cls, errors_module.APIError):
+        error = cls(
+            message,
+            http_status=data.get("http_status"),
+            code=data.get("code"),
+            subcode=data.get("subcode"),
+            title=data.get("title"),
+            details=data.get("details"),
+            fbtrace_id=data.get("fbtrace_id"),
+            retry_after=data.get("retry_after"),
+        )
+    elif cls is TransportError:
+        error = TransportError(message)
+    else:
+        error = WAGroupsError(message)
+    error.retryable = bool(data.get("retryable", error.retryable))
+    error.outcome_unknown = bool(data.get("outcome_unknown", False))
+    return error
+
+
+@attrs.define(kw_only=True)
+class BulkResult:
+    """What a bulk job did with every item.
+
+    Invariant: every distinct input item is in exactly one of ``succeeded``, ``failed`` and ``not_attempted``.
+    The object is filled while the job runs; pass your own (``result=``) to keep the partial result if the
+    task is cancelled.
+    """
+
+    action: str = ""
+    """The job: ``approve_join_requests``, ``reject_join_requests``, ``add_participants`` or ``remove_participants``."""
+
+    group_id: str = ""
+    """The group the job ran on."""
+
+    succeeded: list[str] = attrs.field(factory=list)
+    """Items that succeeded."""
+
+    failed: list[BulkFailure] = attrs.field(factory=list)
+    """Items that failed, each with its error."""
+
+    not_attempted: list[str] = attrs.field(factory=list)
+    """Items never sent because the job stopped or was cancelled."""
+
+    stopped_by: WAGroupsError | None = None
+    """The error that stopped the job early (e.g. an invalid token or a listing that kept failing), if any."""
+
+    exhausted: bool = False
+    """True once the job's input was read to its end (for streamed inputs: every open request was tried)."""
+
+    @property
+    def ok(self) -> bool:
+        """True when every item succeeded and the job ran to its end."""
+        return not self.failed and not self.not_attempted and self.stopped_by is None
+
+    @property
+    def total(self) -> int:
+        """Items accounted for."""
+        return len(self.succeeded) + len(self.failed) + len(self.not_attempted)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Counts per outcome."""
+        return {
+            "succeeded": len(self.succeeded),
+            "failed": len(self.failed),
+            "not_attempted": len(self.not_attempted),
+            "total": self.total,
+        }
+
+    def retry_items(self) -> list[str]:
+        """Return the items a resumed job runs again: not attempted ones and retryable failures."""
+        return self.not_attempted + [failure.item for failure in self.failed if failure.retryable]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict of the result."""
+        return {
+            "action": self.action,
+            "group_id": self.group_id,
+            "counts": self.counts,
+            "ok": self.ok,
+            "exhausted": self.exhausted,
+            "succeeded": list(self.succeeded),
+            "failed": [{"item": f.item, "group_id": f.group_id, "error": _error_to_dict(f.error)} for f in self.failed],
+            "not_attempted": list(self.not_attempted),
+            "stopped_by": None if self.stopped_by is None else _error_to_dict(self.stopped_by),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BulkResult:
+        """Rebuild a result from :meth:`to_dict` output."""
+        try:
+            return cls(
+                action=str(data.get("action", "")),
+                group_id=str(data.get("group_id", "")),
+                succeeded=[str(i) for i in data.get("succeeded", [])],
+                failed=[
+                    BulkFailure(item=str(f["item"]), group_id=str(f["group_id"]), error=_error_from_dict(f["error"]))
+                    for f in data.get("failed", [])
+                ],
+                not_attempted=[str(i) for i in data.get("not_attempted", [])],
+                stopped_by=None if not data.get("stopped_by") else _error_from_dict(data["stopped_by"]),
+                exhausted=bool(data.get("exhausted", False)),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ClientValidationError(f"not a bulk result: {exc!r}", argument="resume") from None
+
+    def to_json(self) -> str:
+        """Serialise the result as JSON."""
+        return json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> BulkResult:
+        """Rebuild a result from :meth:`to_json` output."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ClientValidationError(f"not a bulk result: invalid JSON ({exc})", argument="resume") from None
+        if not isinstance(data, dict):
+            raise ClientValidationError("not a bulk result: expected a JSON object", argument="resume")
+        return cls.from_dict(data)
+
+
+@attrs.define(kw_only=True)
+class BulkReport:
+    """The report of :meth:`GroupsClient.approve_all_join_requests`: one :class:`BulkResult` per group."""
+
+    action: str = "approve_join_requests"
+    """``approve_join_requests`` or ``reject_join_requests``."""
+
+    groups: dict[str, BulkResult] = attrs.field(factory=dict)
+    """Each group's result, by group id."""
+
+    groups_exhausted: bool = False
+    """True once every group was listed."""
+
+    stopped_by: WAGroupsError | None = None
+    """The error that stopped the job early, if any."""
+
+    @property
+    def succeeded(self) -> int:
+        """Items that succeeded, all groups together."""
+        return sum(len(r.succeeded) for r in self.groups.values())
+
+    @property
+    def failed(self) -> int:
+        """Items that failed, all groups together."""
+        return sum(len(r.failed) for r in self.groups.values())
+
+    @property
+    def not_attempted(self) -> int:
+        """Items not attempted, all groups together."""
+        return sum(len(r.not_attempted) for r in self.groups.values())
+
+    @property
+    def total(self) -> int:
+        """Items accounted for, all groups together."""
+        return self.succeeded + self.failed + self.not_attempted
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Totals per outcome, and the number of groups."""
+        return {
+            "groups": len(self.groups),
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "not_attempted": self.not_attempted,
+            "total": self.total,
+        }
+
+    @property
+    def ok(self) -> bool:
+        """True when every group's job succeeded whole and every group was reached."""
+        return self.groups_exhausted and self.stopped_by is None and all(r.ok for r in self.groups.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict of the report."""
+        return {
+            "action": self.action,
+            "counts": self.counts,
+            "ok": self.ok,
+            "groups_exhausted": self.groups_exhausted,
+            "stopped_by": None if self.stopped_by is None else _error_to_dict(self.stopped_by),
+            "groups": {gid: result.to_dict() for gid, result in self.groups.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BulkReport:
+        """Rebuild a report from :meth:`to_dict` output."""
+        groups = data.get("groups")
+        if not isinstance(groups, dict):
+            raise ClientValidationError("not a bulk report: 'groups' is missing", argument="resume")
+        return cls(
+            action=str(data.get("action", "approve_join_requests")),
+            groups={str(gid): BulkResult.from_dict(value) for gid, value in groups.items()},
+            groups_exhausted=bool(data.get("groups_exhausted", False)),
+            stopped_by=None if not data.get("stopped_by") else _error_from_dict(data["stopped_by"]),
+        )
+
+    def to_json(self) -> str:
+        """Serialise the report as JSON."""
+        return json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> BulkReport:
+        """Rebuild a report from :meth:`to_json` output."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ClientValidationError(f"not a bulk report: invalid JSON ({exc})", argument="resume") from None
+        if not isinstance(data, dict):
+            raise ClientValidationError("not a bulk report: expected a JSON object", argument="resume")
+        return cls.from_dict(data)
+
+
+# ---------------------------------------------------------------------------------------------------- gate
+
+
+class _Slot:
+    __slots__ = ("_gate",)
+
+    def __init__(self, gate: _JobGate) -> None:
+        self._gate = gate
+
+    async def __aenter__(self) -> None:
+        gate = self._gate
+        while not gate.open.is_set():
+            await gate.open.wait()
+        await gate.semaphore.acquire()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._gate.semaphore.release()
+
+
+class _JobGate:
+    """One job's concurrency limit and shared throttle pause (see ``_http.RequestGate``)."""
+
+    def __init__(self, concurrency: int, sleep: Callable[[float], Awaitable[None]]) -> None:
+        self.semaphore = asyncio.Semaphore(concurrency)
+        self.open = asyncio.Event()
+        self.open.set()
+        self._sleep = sleep
+        #: How many times the job paused because the server asked it to slow down.
+        self.pauses = 0
+
+    def slot(self) -> _Slot:
+        return _Slot(self)
+
+    async def throttle(self, seconds: float) -> None:
+        if not self.open.is_set():  # another request already paused the job: wait with it, once
+            await self.open.wait()
+            return
+        self.open.clear()
+        self.pauses += 1
+        try:
+            await self._sleep(seconds)
+        finally:
+            self.open.set()
+
+
+# ----------------------------------------------------------------------------------------------------- jobs
+
+Action = Literal["approve", "reject", "add", "remove"]
+_ACTION_NAMES: dict[str, str] = {
+    "approve": "approve_join_requests",
+    "reject": "reject_join_requests",
+    "add": "add_participants",
+    "remove": "remove_participants",
+}
+
+
+def _check_concurrency(concurrency: object, batch_size: object) -> tuple[int, int]:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ClientValidationError(f"concurrency must be an int >= 1, got {concurrency!r}", argument="concurrency")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ClientValidationError(f"batch_size must be an int >= 1, got {batch_size!r}", argument="batch_size")
+    return concurrency, min(batch_size, PARTICIPANTS_PER_CALL)
+
+
+class _Job:
+    """Runs the batches of one job (one or many groups) and keeps the progress counters."""
+
+    def __init__(
+        self,
+        client: GroupsClient,
+        action: Action,
+        *,
+        concurrency: int,
+        batch_size: int,
+        on_progress: BulkProgressCallback | None,
+    ) -> None:
+        self.client = client
+        self.action = action
+        self.batch_size = batch_size
+        self.gate = _JobGate(concurrency, client.retry_policy.sleep)
+        self.on_progress = on_progress
+        self.total: int | None = 0
+        self.succeeded = 0
+        self.failed = 0
+        self.stop: WAGroupsError | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+        # Bounds the batches created but not finished, so streamed inputs are read only as fast as they are sent.
+        self.pending = asyncio.Semaphore(concurrency * 2)
+        self.in_flight: dict[asyncio.Task[None], tuple[BulkResult, list[str]]] = {}
+        self.sent: set[asyncio.Task[None]] = set()
+
+    async def call(self, batch: list[str], group_id: str) -> tuple[list[str], list[tuple[str, WAGroupsError]]]:
+        """Send one batch; return (succeeded items, [(item, error)])."""
+        client = self.client
+        if self.action in ("approve", "reject"):
+            method = client.approve_join_requests if self.action == "approve" else client.reject_join_requests
+            answer = await method(group_id, batch)
+            ok = set(answer.succeeded)
+            failures: list[tuple[str, WAGroupsError]] = []
+            reported = set(ok)
+            operation = _ACTION_NAMES[self.action]
+            for failed in answer.failed:
+                reported.add(failed.join_request_id)
+                if failed.join_request_id in batch and failed.join_request_id not in ok:
+                    detail = failed.errors[0] if failed.errors else None
+                    error = (
+                        error_from_detail(detail, operation=operation)
+                        if detail is not None
+                        else WAGroupsError(f"{operation}: Graph reported a failure without a reason")
+                    )
+                    failures.append((failed.join_request_id, error))
+            whole = (
+                error_from_detail(answer.errors[0], operation=operation)
+                if answer.errors
+                else errors_module.ResponseError(f"{operation}: the answer does not mention this item")
+            )
+            failures.extend((item, whole) for item in batch if item not in reported)
+            return [item for item in batch if item in ok], failures
+        participants = client.add_participants if self.action == "add" else client.remove_participants
+        await participants(group_id, batch)
+        return list(batch), []
+
+    async def run_batch(self, result: BulkResult, batch: list[str]) -> None:
+        try:
+            if self.stop is not None:
+                result.not_attempted.extend(batch)
+                return
+            task = asyncio.current_task()
+            if task is not None:
+                self.sent.add(task)
+            try:
+                done, failures = await self.call(batch, result.group_id)
+            except WAGroupsError as error:
+                if isinstance(error, AuthenticationError):
+                    self.stop = error
+                done, failures = [], [(item, error) for item in batch]
+            result.succeeded.extend(done)
+            result.failed.extend(BulkFailure(item=i, group_id=result.group_id, error=e) for i, e in failures)
+            self.succeeded += len(done)
+            self.failed += len(failures)
+            await self.report()
+        finally:
+            self.pending.release()
+
+    async def report(self) -> None:
+        if self.on_progress is None:
+            return
+        progress = BulkProgress(
+            done=self.succeeded + self.failed, total=self.total, succeeded=self.succeeded, failed=self.failed
+        )
+        outcome = self.on_progress(progress)
+        if inspect.isawaitable(outcome):
+            await outcome
+
+    async def feed(self, result: BulkResult, items: AsyncIterator[str], seen: set[str]) -> None:
+        """Batch the items of one group that are not in ``seen`` and dispatch them as they fill."""
+        batch: list[str] = []
+        try:
+            async for item in items:
+                if item in seen:
+                    continue
+                seen.add(item)
+                batch.append(item)
+                if len(batch) == self.batch_size:
+                    await self.flush(result, batch)
+                    batch = []
+        except asyncio.CancelledError:
+            result.not_attempted.extend(batch)
+            raise
+        except BaseException:
+            await self.flush(result, batch)
+            raise
+        await self.flush(result, batch)
+
+    async def flush(self, result: BulkResult, batch: list[str]) -> None:
+        """Dispatch a batch, or record it as not attempted once the job has stopped."""
+        if not batch:
+            return
+        if self.stop is not None:
+            result.not_attempted.extend(batch)
+            return
+        try:
+            await self.pending.acquire()
+        except asyncio.CancelledError:
+            result.not_attempted.extend(batch)
+            raise
+        task = asyncio.get_running_loop().create_task(self.run_batch(result, batch))
+        self.tasks.add(task)
+        self.in_flight[task] = (result, batch)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        self.in_flight.pop(task, None)
+        self.sent.discard(task)
+
+    async def drain(self) -> None:
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks))
+
+    async def cancel(self) -> None:
+        """Cancel the batches still running; items whose answer never came are failures of unknown outcome."""
+        pending = [(task, state, task in self.sent) for task, state in self.in_flight.items()]
+        for task, _, _ in pending:
+            task.cancel()
+        for task, (result, batch), sent in pending:
+            try:
+                await task
+            except asyncio.CancelledError:
+                accounted = set(result.succeeded) | {f.item for f in result.failed} | set(result.not_attempted)
+                left = [item for item in batch if item not in accounted]
+                if not sent:
+                    result.not_attempted.extend(left)
+                    continue
+                error = TransportError("the job was cancelled while this batch was in flight")
+                error.mark_outcome_unknown()
+                result.failed.extend(BulkFailure(item=item, group_id=result.group_id, error=error) for item in left)
+
+    async def guarded(self, work: Awaitable[None]) -> None:
+        """Run ``work`` with this job's gate installed; on cancellation leave every result consistent."""
+        token = current_gate.set(self.gate)
+        try:
+            await work
+            await self.drain()
+        except asyncio.CancelledError:
+            await self.cancel()
+            raise
+        finally:
+            current_gate.reset(token)
+
+
+def _unique(items: Iterable[str], normalise: Callable[[str], str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for item in items:
+        seen.setdefault(normalise(item), None)
+    return list(seen)
+
+
+async def _iterate(items: Iterable[str]) -> AsyncIterator[str]:
+    for item in items:
+        yield item
+
+
+def _prepare_result(
+    result: BulkResult | None, resume: BulkResult | None, action: str, group_id: str
+) -> tuple[BulkResult, list[str] | None]:
+    """Return the result to fill and, when resuming, the items to run again."""
+    target = result if result is not None else BulkResult()
+    target.action, target.group_id = action, group_id
+    if resume is None:
+        return target, None
+    if resume.group_id and resume.group_id != group_id:
+        raise ClientValidationError(
+            f"resume= holds a result for group {resume.group_id!r}, not {group_id!r}", argument="resume"
+        )
+    again = resume.retry_items()
+    target.succeeded[:] = list(resume.succeeded)
+    target.failed[:] = [f for f in resume.failed if not f.retryable]
+    target.not_attempted.clear()
+    return target, again
+
+
+async def _stream_join_requests(job: _Job, result: BulkResult, seen: set[str]) -> None:
+    """Feed every open join request of a group, restarting from the first page when a cursor goes stale.
+
+    Approved and rejected requests disappear from the listing, so the cursor of a page whose last item was
+    just handled goes stale (131059). Restarting is safe because ``seen`` skips every id already tried; the
+    stream ends after a full pass that finds nothing new.
+    """
+    client = job.client
+    while True:
+        before = len(seen)
+        try:
+            ids = (
+                r.join_request_id async for r in client.iter_join_requests(result.group_id, page_size=STREAM_PAGE_SIZE)
+            )
+            await job.feed(result, ids, seen)
+        except InvalidCursorError:
+            continue
+        except WAGroupsError as error:
+            result.stopped_by = error
+            if isinstance(error, AuthenticationError):
+                job.stop = error
+            return
+        if len(seen) == before or job.stop is not None:
+            result.exhausted = job.stop is None
+            return
+
+
+async def _group_work(job: _Job, result: BulkResult, explicit: list[str] | None, stream: bool, seen: set[str]) -> None:
+    """Run one group's part of a job: explicit items first, then (if asked) every open join request."""
+    if explicit:
+        await job.feed(result, _iterate(explicit), seen)
+    if stream:
+        await _stream_join_requests(job, result, seen)
+    else:
+        result.exhausted = job.stop is None
+
+
+async def run_join_requests(
+    client: GroupsClient,
+    action: Literal["approve", "reject"],
+    group_id: str,
+    join_request_ids: Iterable[str] | None,
+    *,
+    concurrency: int,
+    batch_size: int,
+    on_progress: BulkProgressCallback | None,
+    resume: BulkResult | None,
+    result: BulkResult | None = None,
+) -> BulkResult:
+    """Approve or reject join requests of one group; ``join_request_ids=None`` streams every open one."""
+    gid = check_id(group_id, "group_id")
+    concurrency, batch_size = _check_concurrency(concurrency, batch_size)
+    if isinstance(join_request_ids, str):
+        raise ClientValidationError(
+            "join_request_ids must be a list of ids, not one string", argument="join_request_ids"
+        )
+    job = _Job(client, action, concurrency=concurrency, batch_size=batch_size, on_progress=on_progress)
+    target, again = _prepare_result(result, resume, _ACTION_NAMES[action], gid)
+    seen = set(target.succeeded) | {f.item for f in target.failed}
+    if resume is not None:
+        explicit: list[str] | None = again
+        stream = join_request_ids is None and not resume.exhausted
+    elif join_request_ids is not None:
+        explicit = _unique(join_request_ids, lambda i: check_id(i, "join_request_ids"))
+        stream = False
+    else:
+        explicit, stream = None, True
+    job.total = None if stream else len(explicit or ())
+    await job.guarded(_group_work(job, target, explicit, stream, seen))
+    if job.stop is not None:
+        target.stopped_by = target.stopped_by or job.stop
+    return target
+
+
+async def run_participants(
+    client: GroupsClient,
+    action: Literal["add", "remove"],
+    group_id: str,
+    users: Iterable[str],
+    *,
+    concurrency: int,
+    batch_size: int,
+    on_progress: BulkProgressCallback | None,
+    resume: BulkResult | None,
+    result: BulkResult | None = None,
+) -> BulkResult:
+    """Add or remove participants of one group in batches of at most 8."""
+    gid = check_id(group_id, "group_id")
+    concurrency, batch_size = _check_concurrency(concurrency, batch_size)
+    if isinstance(users, str):
+        raise ClientValidationError("users must be a list of phone numbers or ids, not one string", argument="users")
+    job = _Job(client, action, concurrency=concurrency, batch_size=batch_size, on_progress=on_progress)
+    target, again = _prepare_result(result, resume, _ACTION_NAMES[action], gid)
+    items = again if again is not None else _unique(users, lambda u: normalise_user(u, "users"))
+    seen = set(target.succeeded) | {f.item for f in target.failed}
+    job.total = len(items)
+    await job.guarded(_group_work(job, target, items, False, seen))
+    if job.stop is not None:
+        target.stopped_by = job.stop
+    return target
+
+
+async def run_all_join_requests(
+    client: GroupsClient,
+    *,
+    group_ids: Iterable[str] | None,
+    reject: bool,
+    concurrency: int,
+    batch_size: int,
+    on_progress: BulkProgressCallback | None,
+    resume: BulkReport | None,
+    phone_number_id: str | None,
+    report: BulkReport | None = None,
+) -> BulkReport:
+    """Approve (or reject) every open join request of every group, under one global concurrency limit."""
+    concurrency, batch_size = _check_concurrency(concurrency, batch_size)
+    action: Literal["approve", "reject"] = "reject" if reject else "approve"
+    job = _Job(client, action, concurrency=concurrency, batch_size=batch_size, on_progress=on_progress)
+    job.total = None
+    target = report if report is not None else BulkReport()
+    target.action = _ACTION_NAMES[action]
+    if resume is not None and resume.action != target.action:
+        raise ClientValidationError(f"resume= holds a {resume.action} report, not {target.action}", argument="resume")
+    groups_slots = asyncio.Semaphore(concurrency)
+    group_tasks: set[asyncio.Task[None]] = set()
+
+    async def one_group(gid: str) -> None:
+        try:
+            previous = resume.groups.get(gid) if resume is not None else None
+            result, again = _prepare_result(target.groups.get(gid), previous, target.action, gid)
+            target.groups[gid] = result
+            seen = set(result.succeeded) | {f.item for f in result.failed}
+            await _group_work(job, result, again, previous is None or not previous.exhausted, seen)
+        finally:
+            groups_slots.release()
+
+    async def groups_source() -> AsyncIterator[str]:
+        if group_ids is not None:
+            if isinstance(group_ids, str):
+                raise ClientValidationError("group_ids must be a list of ids, not one string", argument="group_ids")
+            for gid in _unique(group_ids, lambda g: check_id(g, "group_ids")):
+                yield gid
+            return
+        async for group in client.iter_groups(page_size=STREAM_PAGE_SIZE, phone_number_id=phone_number_id):
+            yield group.id
+
+    async def work() -> None:
+        try:
+            async for gid in groups_source():
+                if job.stop is not None:
+                    break
+                await groups_slots.acquire()
+                task = asyncio.get_running_loop().create_task(one_group(gid))
+                group_tasks.add(task)
+                task.add_done_callback(group_tasks.discard)
+            else:
+                target.groups_exhausted = True
+        except ClientValidationError:
+            raise
+        except WAGroupsError as error:
+            target.stopped_by = error
+        finally:
+            try:
+                while group_tasks:
+                    await asyncio.gather(*list(group_tasks))
+            except asyncio.CancelledError:
+                for task in list(group_tasks):
+                    task.cancel()
+                await asyncio.gather(*list(group_tasks), return_exceptions=True)
+                raise
+
+    await job.guarded(work())
+    if job.stop is not None:
+        target.stopped_by = target.stopped_by or job.stop
+    return target
