@@ -367,13 +367,57 @@ class _JobGate:
 
 # ----------------------------------------------------------------------------------------------------- jobs
 
-Action = Literal["approve", "reject", "add", "remove"]
 _ACTION_NAMES: dict[str, str] = {
     "approve": "approve_join_requests",
     "reject": "reject_join_requests",
     "add": "add_participants",
     "remove": "remove_participants",
 }
+
+
+#: Send one batch for a group; return (items that succeeded, [(item, error)] for those that failed).
+BatchCall = Callable[[str, list[str]], Awaitable[tuple[list[str], list[tuple[str, WAGroupsError]]]]]
+
+
+def join_requests_call(client: GroupsClient, action: Literal["approve", "reject"]) -> BatchCall:
+    """Return the batch caller that approves or rejects join requests, mapping per-id failures to their ids."""
+    method = client.approve_join_requests if action == "approve" else client.reject_join_requests
+    operation = _ACTION_NAMES[action]
+
+    async def call(group_id: str, batch: list[str]) -> tuple[list[str], list[tuple[str, WAGroupsError]]]:
+        answer = await method(group_id, batch)
+        ok = set(answer.succeeded)
+        reported = set(ok)
+        failures: list[tuple[str, WAGroupsError]] = []
+        for failed in answer.failed:
+            reported.add(failed.join_request_id)
+            if failed.join_request_id in batch and failed.join_request_id not in ok:
+                detail = failed.errors[0] if failed.errors else None
+                error = (
+                    error_from_detail(detail, operation=operation)
+                    if detail is not None
+                    else WAGroupsError(f"{operation}: Graph reported a failure without a reason")
+                )
+                failures.append((failed.join_request_id, error))
+        whole = (
+            error_from_detail(answer.errors[0], operation=operation)
+            if answer.errors
+            else errors_module.ResponseError(f"{operation}: the answer does not mention this item")
+        )
+        failures.extend((item, whole) for item in batch if item not in reported)
+        return [item for item in batch if item in ok], failures
+
+    return call
+
+
+def all_or_nothing_call(send: Callable[[str, list[str]], Awaitable[object]]) -> BatchCall:
+    """Return a batch caller for calls that succeed or fail as a whole (e.g. adding participants)."""
+
+    async def call(group_id: str, batch: list[str]) -> tuple[list[str], list[tuple[str, WAGroupsError]]]:
+        await send(group_id, batch)
+        return list(batch), []
+
+    return call
 
 
 def _check_concurrency(concurrency: object, batch_size: object) -> tuple[int, int]:
@@ -389,17 +433,18 @@ class _Job:
 
     def __init__(
         self,
-        client: GroupsClient,
-        action: Action,
+        call: BatchCall,
+        sleep: Callable[[float], Awaitable[None]],
         *,
         concurrency: int,
         batch_size: int,
         on_progress: BulkProgressCallback | None,
     ) -> None:
-        self.client = client
-        self.action = action
+        self.call = call
+        #: The Graph client, for jobs that stream join requests.
+        self.client: GroupsClient | None = None
         self.batch_size = batch_size
-        self.gate = _JobGate(concurrency, client.retry_policy.sleep)
+        self.gate = _JobGate(concurrency, sleep)
         self.on_progress = on_progress
         self.total: int | None = 0
         self.succeeded = 0
@@ -411,37 +456,6 @@ class _Job:
         self.in_flight: dict[asyncio.Task[None], tuple[BulkResult, list[str]]] = {}
         self.sent: set[asyncio.Task[None]] = set()
 
-    async def call(self, batch: list[str], group_id: str) -> tuple[list[str], list[tuple[str, WAGroupsError]]]:
-        """Send one batch; return (succeeded items, [(item, error)])."""
-        client = self.client
-        if self.action in ("approve", "reject"):
-            method = client.approve_join_requests if self.action == "approve" else client.reject_join_requests
-            answer = await method(group_id, batch)
-            ok = set(answer.succeeded)
-            failures: list[tuple[str, WAGroupsError]] = []
-            reported = set(ok)
-            operation = _ACTION_NAMES[self.action]
-            for failed in answer.failed:
-                reported.add(failed.join_request_id)
-                if failed.join_request_id in batch and failed.join_request_id not in ok:
-                    detail = failed.errors[0] if failed.errors else None
-                    error = (
-                        error_from_detail(detail, operation=operation)
-                        if detail is not None
-                        else WAGroupsError(f"{operation}: Graph reported a failure without a reason")
-                    )
-                    failures.append((failed.join_request_id, error))
-            whole = (
-                error_from_detail(answer.errors[0], operation=operation)
-                if answer.errors
-                else errors_module.ResponseError(f"{operation}: the answer does not mention this item")
-            )
-            failures.extend((item, whole) for item in batch if item not in reported)
-            return [item for item in batch if item in ok], failures
-        participants = client.add_participants if self.action == "add" else client.remove_participants
-        await participants(group_id, batch)
-        return list(batch), []
-
     async def run_batch(self, result: BulkResult, batch: list[str]) -> None:
         try:
             if self.stop is not None:
@@ -451,7 +465,7 @@ class _Job:
             if task is not None:
                 self.sent.add(task)
             try:
-                done, failures = await self.call(batch, result.group_id)
+                done, failures = await self.call(result.group_id, batch)
             except WAGroupsError as error:
                 if isinstance(error, AuthenticationError):
                     self.stop = error
@@ -590,6 +604,7 @@ async def _stream_join_requests(job: _Job, result: BulkResult, seen: set[str]) -
     stream ends after a full pass that finds nothing new.
     """
     client = job.client
+    assert client is not None, "streaming needs the job's client"
     while True:
         before = len(seen)
         try:
@@ -638,7 +653,14 @@ async def run_join_requests(
         raise ClientValidationError(
             "join_request_ids must be a list of ids, not one string", argument="join_request_ids"
         )
-    job = _Job(client, action, concurrency=concurrency, batch_size=batch_size, on_progress=on_progress)
+    job = _Job(
+        join_requests_call(client, action),
+        client.retry_policy.sleep,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        on_progress=on_progress,
+    )
+    job.client = client
     target, again = _prepare_result(result, resume, _ACTION_NAMES[action], gid)
     seen = set(target.succeeded) | {f.item for f in target.failed}
     if resume is not None:
@@ -656,6 +678,35 @@ async def run_join_requests(
     return target
 
 
+async def run_items(
+    call: BatchCall,
+    sleep: Callable[[float], Awaitable[None]],
+    *,
+    action: str,
+    group_id: str,
+    items: Iterable[str],
+    normalise: Callable[[str], str],
+    concurrency: int,
+    batch_size: int,
+    on_progress: BulkProgressCallback | None,
+    resume: BulkResult | None,
+    result: BulkResult | None = None,
+) -> BulkResult:
+    """Run ``call`` over a list of items of one group in batches; any backend's bulk helpers use this."""
+    concurrency, batch_size = _check_concurrency(concurrency, batch_size)
+    if isinstance(items, str):
+        raise ClientValidationError("pass a list of items, not one string", argument="items")
+    job = _Job(call, sleep, concurrency=concurrency, batch_size=batch_size, on_progress=on_progress)
+    target, again = _prepare_result(result, resume, action, group_id)
+    todo = again if again is not None else _unique(items, normalise)
+    seen = set(target.succeeded) | {f.item for f in target.failed}
+    job.total = len(todo)
+    await job.guarded(_group_work(job, target, todo, False, seen))
+    if job.stop is not None:
+        target.stopped_by = job.stop
+    return target
+
+
 async def run_participants(
     client: GroupsClient,
     action: Literal["add", "remove"],
@@ -669,19 +720,20 @@ async def run_participants(
     result: BulkResult | None = None,
 ) -> BulkResult:
     """Add or remove participants of one group in batches of at most 8."""
-    gid = check_id(group_id, "group_id")
-    concurrency, batch_size = _check_concurrency(concurrency, batch_size)
-    if isinstance(users, str):
-        raise ClientValidationError("users must be a list of phone numbers or ids, not one string", argument="users")
-    job = _Job(client, action, concurrency=concurrency, batch_size=batch_size, on_progress=on_progress)
-    target, again = _prepare_result(result, resume, _ACTION_NAMES[action], gid)
-    items = again if again is not None else _unique(users, lambda u: normalise_user(u, "users"))
-    seen = set(target.succeeded) | {f.item for f in target.failed}
-    job.total = len(items)
-    await job.guarded(_group_work(job, target, items, False, seen))
-    if job.stop is not None:
-        target.stopped_by = job.stop
-    return target
+    send = client.add_participants if action == "add" else client.remove_participants
+    return await run_items(
+        all_or_nothing_call(send),
+        client.retry_policy.sleep,
+        action=_ACTION_NAMES[action],
+        group_id=check_id(group_id, "group_id"),
+        items=users,
+        normalise=lambda user: normalise_user(user, "users"),
+        concurrency=concurrency,
+        batch_size=batch_size,
+        on_progress=on_progress,
+        resume=resume,
+        result=result,
+    )
 
 
 async def run_all_join_requests(
@@ -699,7 +751,14 @@ async def run_all_join_requests(
     """Approve (or reject) every open join request of every group, under one global concurrency limit."""
     concurrency, batch_size = _check_concurrency(concurrency, batch_size)
     action: Literal["approve", "reject"] = "reject" if reject else "approve"
-    job = _Job(client, action, concurrency=concurrency, batch_size=batch_size, on_progress=on_progress)
+    job = _Job(
+        join_requests_call(client, action),
+        client.retry_policy.sleep,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        on_progress=on_progress,
+    )
+    job.client = client
     job.total = None
     target = report if report is not None else BulkReport()
     target.action = _ACTION_NAMES[action]
