@@ -8,7 +8,7 @@ page: a short or empty page with a ``next`` link is not the end. A cursor that c
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Generic, TypeVar
 
 from .errors import ClientValidationError, PaginationError
@@ -37,12 +37,12 @@ class Paginator(Generic[T]):
     def __aiter__(self) -> AsyncIterator[T]:
         return self._items()
 
-    async def _items(self) -> AsyncIterator[T]:
+    async def _items(self) -> AsyncGenerator[T, None]:
         async for page in self.pages():
             for item in page.items:
                 yield item
 
-    async def pages(self) -> AsyncIterator[Page[T]]:
+    async def pages(self) -> AsyncGenerator[Page[T], None]:
         """Yield each page in turn; with ``max_items`` the last page is cut to the limit."""
         remaining = self._max_items
         if remaining == 0:

@@ -1,0 +1,51 @@
+"""Shared fixtures: a running fake Graph server and clients whose retry waits are recorded, not slept."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from wa_groups import GroupsClient, RetryPolicy
+from wa_groups.testing import FakeGraphAPI
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def reference_dir() -> Path:
+    """Return where Meta's reference files are (``WA_GROUPS_REFERENCE_DIR`` or ``../shared/reference``)."""
+    return Path(os.environ.get("WA_GROUPS_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
+
+
+class SleepRecorder:
+    """An injectable sleep that records the waits and returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> SleepRecorder:
+    return SleepRecorder()
+
+
+@pytest.fixture
+def policy(sleeps: SleepRecorder) -> RetryPolicy:
+    return RetryPolicy(sleep=sleeps)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeGraphAPI]:
+    async with FakeGraphAPI() as server:
+        yield server
+
+
+@pytest.fixture
+async def client(fake: FakeGraphAPI, policy: RetryPolicy) -> AsyncIterator[GroupsClient]:
+    async with fake.client(retry=policy) as groups_client:
+        yield groups_client
