@@ -22,6 +22,7 @@ from .errors import (
     ServerError,
     TransportError,
     WAGroupsError,
+    WebhookPayloadError,
     WebhookVerificationError,
 )
 from .models import (
@@ -67,6 +68,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "WAGroupsError",
+    "WebhookPayloadError",
     "WebhookVerificationError",
     "__version__",
 ]

@@ -46,8 +46,12 @@ class RequestGate(Protocol):
     def slot(self) -> AbstractAsyncContextManager[None]:
         """Return a context manager held while one request is on the wire."""
 
-    async def throttle(self, seconds: float) -> None:
-        """Pause every request of the job for ``seconds`` (once, however many requests ask), then return."""
+    async def throttle(self, seconds: float, demanded: bool = False) -> None:
+        """Slow the job down after a throttled answer.
+
+        ``demanded`` is True when the server said how long to wait (``seconds``): the job then pauses once for
+        that long, however many requests ask. Otherwise the gate chooses its own pace.
+        """
 
 
 #: The gate of the bulk job the current task belongs to, if any. Bulk jobs set it in their own tasks, so
@@ -226,7 +230,7 @@ class Transport:
         )
         gate: RequestGate | None = state[1]
         if gate is not None and isinstance(error, RateLimitError):
-            await gate.throttle(wait)
+            await gate.throttle(wait, demanded=error.retry_after is not None)
         elif wait > 0:
             await self.retry.sleep(wait)
 

@@ -32,6 +32,11 @@ __all__ = [
 _OUTCOME_UNKNOWN = "the outcome is unknown: the request may or may not have taken effect"
 
 
+def _one_line(text: str) -> str:
+    """Fold line breaks so that ``str(error)`` is always one line."""
+    return " ".join(text.splitlines()) if "\n" in text or "\r" in text else text
+
+
 class WAGroupsError(Exception):
     """Root of every exception raised by wa_groups."""
 
@@ -76,7 +81,7 @@ class TransportError(WAGroupsError):
             text = f"{self.operation}: {text}"
         if self.outcome_unknown:
             text = f"{text} ({_OUTCOME_UNKNOWN})"
-        return text
+        return _one_line(text)
 
 
 class ResponseError(WAGroupsError):
@@ -96,7 +101,7 @@ class ResponseError(WAGroupsError):
             text = f"{text} [HTTP {self.http_status}]"
         if self.outcome_unknown:
             text = f"{text} ({_OUTCOME_UNKNOWN})"
-        return text
+        return _one_line(text)
 
 
 class PaginationError(WAGroupsError):
@@ -172,7 +177,7 @@ class APIError(WAGroupsError):
             text = f"{text} retry_after={self.retry_after:g}s"
         if self.outcome_unknown:
             text = f"{text} ({_OUTCOME_UNKNOWN})"
-        return text
+        return _one_line(text)
 
     def __repr__(self) -> str:
         return (

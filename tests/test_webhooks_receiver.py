@@ -1,0 +1,492 @@
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from wa_groups.errors import ClientValidationError
+from wa_groups.webhooks import (
+    RECEIVER_KEY,
+    SIGNATURE_HEADER,
+    GroupCreated,
+    GroupDeleted,
+    OperationTracker,
+    WebhookEvent,
+    WebhookReceiver,
+    create_webhook_app,
+    sign_body,
+)
+from wa_groups.webhooks._serve import serve
+
+SECRET = "receiver-app-secret-5f1c"
+TOKEN = "receiver-verify-token-9a2b"
+
+if TYPE_CHECKING:
+    Client = TestClient[web.Request, web.Application]
+else:
+    Client = TestClient
+MakeClient = Callable[[web.Application], Awaitable[Client]]
+
+
+@pytest.fixture
+async def make_client() -> AsyncIterator[MakeClient]:
+    clients: list[Client] = []
+
+    async def make(app: web.Application) -> Client:
+        client: Client = TestClient(TestServer(app, host="127.0.0.1"))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+def delivery(*groups: dict[str, Any], field: str = "group_lifecycle_update") -> bytes:
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "1111",
+                "changes": [
+                    {
+                        "field": field,
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {"display_phone_number": "15550001111", "phone_number_id": "2222"},
+                            "groups": list(groups),
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    return json.dumps(payload).encode()
+
+
+def created(request_id: str = "req-1", group_id: str = "group-1") -> dict[str, Any]:
+    return {
+        "timestamp": "1750269342",
+        "group_id": group_id,
+        "type": "group_create",
+        "request_id": request_id,
+        "subject": "S",
+        "invite_link": "https://chat.whatsapp.com/X",
+    }
+
+
+def deleted(group_id: str) -> dict[str, Any]:
+    return {"timestamp": "1750269342", "group_id": group_id, "type": "group_delete", "request_id": f"del-{group_id}"}
+
+
+def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
+    return {SIGNATURE_HEADER: sign_body(body, secret), "Content-Type": "application/json"}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[WebhookEvent] = []
+
+    async def __call__(self, event: WebhookEvent) -> None:
+        self.events.append(event)
+
+
+# ----------------------------------------------------------------------------------------------- handshake
+
+
+async def test_handshake_answers_the_challenge(make_client: MakeClient) -> None:
+    client = await make_client(WebhookReceiver(SECRET, TOKEN).app)
+    params = {"hub.mode": "subscribe", "hub.verify_token": TOKEN, "hub.challenge": "1158201444"}
+    response = await client.get("/", params=params)
+    assert response.status == 200
+    assert await response.text() == "1158201444"
+    assert response.content_type == "text/plain"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"},
+        {"hub.mode": "subscribe", "hub.verify_token": TOKEN[:-1], "hub.challenge": "1"},
+        {"hub.mode": "unsubscribe", "hub.verify_token": TOKEN, "hub.challenge": "1"},
+        {"hub.mode": "subscribe", "hub.verify_token": TOKEN},
+        {"hub.mode": "subscribe", "hub.challenge": "1"},
+        {},
+    ],
+)
+async def test_handshake_rejects_bad_requests(make_client: MakeClient, params: dict[str, str]) -> None:
+    client = await make_client(WebhookReceiver(SECRET, TOKEN).app)
+    response = await client.get("/", params=params)
+    assert response.status == 403
+    assert "1" not in await response.text()
+
+
+# --------------------------------------------------------------------------------------------- deliveries
+
+
+async def test_signed_delivery_reaches_the_handler(make_client: MakeClient) -> None:
+    recorder = Recorder()
+    receiver = WebhookReceiver(SECRET, TOKEN, recorder)
+    client = await make_client(receiver.app)
+    body = delivery(created(), deleted("group-9"))
+    response = await client.post("/", data=body, headers=signed(body))
+    assert response.status == 200
+    await receiver.drain()
+    assert [type(e) for e in recorder.events] == [GroupCreated, GroupDeleted]
+    first = recorder.events[0]
+    assert isinstance(first, GroupCreated)
+    assert (first.group_id, first.request_id, first.waba_id) == ("group-1", "req-1", "1111")
+
+
+async def test_sync_handler_is_supported(make_client: MakeClient) -> None:
+    seen: list[WebhookEvent] = []
+    receiver = WebhookReceiver(SECRET, TOKEN, seen.append)
+    client = await make_client(receiver.app)
+    body = delivery(created())
+    assert (await client.post("/", data=body, headers=signed(body))).status == 200
+    await receiver.drain()
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {SIGNATURE_HEADER: ""},
+        {SIGNATURE_HEADER: "sha256=nothex"},
+        {SIGNATURE_HEADER: "sha1=" + "0" * 40},
+        {SIGNATURE_HEADER: sign_body(b"other body", SECRET)},
+        {SIGNATURE_HEADER: sign_body(delivery(created()), "wrong-secret")},
+    ],
+)
+async def test_bad_signatures_get_403(make_client: MakeClient, headers: dict[str, str]) -> None:
+    recorder = Recorder()
+    receiver = WebhookReceiver(SECRET, TOKEN, recorder)
+    client = await make_client(receiver.app)
+    response = await client.post("/", data=delivery(created()), headers=headers)
+    assert response.status == 403
+    await receiver.drain()
+    assert recorder.events == []
+
+
+@pytest.mark.parametrize("change", ["tamper", "truncate", "reserialise"])
+async def test_changed_bodies_get_403(make_client: MakeClient, change: str) -> None:
+    recorder = Recorder()
+    receiver = WebhookReceiver(SECRET, TOKEN, recorder)
+    client = await make_client(receiver.app)
+    body = delivery(created())
+    headers = signed(body)
+    if change == "tamper":
+        sent = body.replace(b"group-1", b"group-2")
+    elif change == "truncate":
+        sent = body[:-5]
+    else:
+        sent = json.dumps(json.loads(body), indent=2).encode()
+    response = await client.post("/", data=sent, headers=headers)
+    assert response.status == 403
+    await receiver.drain()
+    assert recorder.events == []
+
+
+async def test_signed_garbage_gets_400(make_client: MakeClient) -> None:
+    receiver = WebhookReceiver(SECRET, TOKEN, Recorder())
+    client = await make_client(receiver.app)
+    body = b"this is not json"
+    assert (await client.post("/", data=body, headers=signed(body))).status == 400
+
+
+async def test_duplicates_reach_the_handler_once(make_client: MakeClient) -> None:
+    recorder = Recorder()
+    receiver = WebhookReceiver(SECRET, TOKEN, recorder)
+    client = await make_client(receiver.app)
+    body = delivery(created())
+    for _ in range(3):
+        assert (await client.post("/", data=body, headers=signed(body))).status == 200
+    # The same notification re-serialised with another key order, and inside a bigger delivery.
+    group = created()
+    reordered = delivery(dict(reversed(list(group.items()))), deleted("group-7"))
+    assert (await client.post("/", data=reordered, headers=signed(reordered))).status == 200
+    await receiver.drain()
+    assert [type(e) for e in recorder.events] == [GroupCreated, GroupDeleted]
+
+
+async def test_dedupe_can_be_turned_off(make_client: MakeClient) -> None:
+    recorder = Recorder()
+    receiver = WebhookReceiver(SECRET, TOKEN, recorder, dedupe_size=0)
+    client = await make_client(receiver.app)
+    body = delivery(created())
+    for _ in range(2):
+        await client.post("/", data=body, headers=signed(body))
+    await receiver.drain()
+    assert len(recorder.events) == 2
+
+
+async def test_dedupe_memory_is_bounded(make_client: MakeClient) -> None:
+    recorder = Recorder()
+    receiver = WebhookReceiver(SECRET, TOKEN, recorder, dedupe_size=2)
+    client = await make_client(receiver.app)
+    bodies = [delivery(deleted(f"g{i}")) for i in range(3)]
+    for body in [*bodies, bodies[0]]:
+        await client.post("/", data=body, headers=signed(body))
+    await receiver.drain()
+    # g0 was forgotten after g1 and g2, so its redelivery counts as new.
+    assert [e.group_id for e in recorder.events] == ["g0", "g1", "g2", "g0"]
+
+
+async def test_handler_exceptions_are_logged_and_answered_200(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[str | None] = []
+
+    async def failing(event: WebhookEvent) -> None:
+        calls.append(event.group_id)
+        raise RuntimeError("handler bug")
+
+    receiver = WebhookReceiver(SECRET, TOKEN, failing)
+    client = await make_client(receiver.app)
+    with caplog.at_level(logging.ERROR, logger="wa_groups.webhooks"):
+        for group_id in ("a", "b"):
+            body = delivery(deleted(group_id))
+            assert (await client.post("/", data=body, headers=signed(body))).status == 200
+        await receiver.drain()
+    assert calls == ["a", "b"]
+    failures = [r for r in caplog.records if r.name == "wa_groups.webhooks" and r.exc_info]
+    assert len(failures) == 2
+
+
+async def test_sync_handler_exception_gives_200(make_client: MakeClient) -> None:
+    def failing(event: WebhookEvent) -> None:
+        raise ValueError("boom")
+
+    receiver = WebhookReceiver(SECRET, TOKEN, failing)
+    client = await make_client(receiver.app)
+    body = delivery(created())
+    assert (await client.post("/", data=body, headers=signed(body))).status == 200
+    await receiver.drain()
+
+
+async def test_oversize_body_gets_413(make_client: MakeClient) -> None:
+    recorder = Recorder()
+    receiver = WebhookReceiver(SECRET, TOKEN, recorder, max_body_bytes=1024)
+    client = await make_client(receiver.app)
+    body = delivery(*(deleted(f"group-{i}") for i in range(40)))
+    assert len(body) > 1024
+    response = await client.post("/", data=body, headers=signed(body))
+    assert response.status == 413
+    assert recorder.events == []
+
+
+async def test_oversize_streamed_body_without_length_gets_413(make_client: MakeClient) -> None:
+    receiver = WebhookReceiver(SECRET, TOKEN, Recorder(), max_body_bytes=1024)
+    client = await make_client(receiver.app)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(8):
+            yield b" " * 512
+
+    response = await client.post("/", data=chunks(), headers={SIGNATURE_HEADER: "sha256=" + "0" * 64})
+    assert response.status == 413
+
+
+async def test_body_at_the_limit_is_accepted(make_client: MakeClient) -> None:
+    body = delivery(created())
+    receiver = WebhookReceiver(SECRET, TOKEN, Recorder(), max_body_bytes=len(body))
+    client = await make_client(receiver.app)
+    assert (await client.post("/", data=body, headers=signed(body))).status == 200
+    await receiver.drain()
+
+
+async def test_listeners_get_new_events_before_handlers(make_client: MakeClient) -> None:
+    order: list[str] = []
+    batches: list[Sequence[WebhookEvent]] = []
+
+    def listener(events: Sequence[WebhookEvent]) -> None:
+        batches.append(list(events))
+        order.append("listener")
+
+    def broken_listener(events: Sequence[WebhookEvent]) -> None:
+        raise RuntimeError("listener bug")
+
+    async def handler(event: WebhookEvent) -> None:
+        order.append("handler")
+
+    receiver = WebhookReceiver(SECRET, TOKEN, handler)
+    receiver.add_listener(broken_listener)
+    receiver.add_listener(listener)
+    client = await make_client(receiver.app)
+    body = delivery(created())
+    for _ in range(2):
+        assert (await client.post("/", data=body, headers=signed(body))).status == 200
+    await receiver.drain()
+    assert order == ["listener", "handler"]
+    assert [len(b) for b in batches] == [1]
+    receiver.remove_listener(listener)
+    receiver.remove_listener(listener)  # removing twice is harmless
+
+
+async def test_concurrency_is_bounded(make_client: MakeClient) -> None:
+    gate = asyncio.Event()
+    active = 0
+    most = 0
+
+    async def handler(event: WebhookEvent) -> None:
+        nonlocal active, most
+        active += 1
+        most = max(most, active)
+        await gate.wait()
+        active -= 1
+
+    receiver = WebhookReceiver(SECRET, TOKEN, handler, max_concurrency=2)
+    client = await make_client(receiver.app)
+    body = delivery(*(deleted(f"g{i}") for i in range(6)))
+    assert (await client.post("/", data=body, headers=signed(body))).status == 200
+    for _ in range(100):
+        if active == 2:
+            break
+        await asyncio.sleep(0)
+    assert active == 2
+    assert receiver.pending == 6
+    gate.set()
+    await receiver.drain()
+    assert most == 2
+    assert receiver.pending == 0
+
+
+async def test_close_cancels_stuck_handlers_and_refuses_deliveries(make_client: MakeClient) -> None:
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def stuck(event: WebhookEvent) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    receiver = WebhookReceiver(SECRET, TOKEN, stuck)
+    client = await make_client(receiver.app)
+    body = delivery(created())
+    assert (await client.post("/", data=body, headers=signed(body))).status == 200
+    await started.wait()
+    await receiver.close(grace=0)
+    assert cancelled.is_set()
+    assert receiver.pending == 0
+    assert receiver.closed
+    assert (await client.post("/", data=body, headers=signed(body))).status == 503
+    await receiver.close()  # twice is fine
+
+
+async def test_app_cleanup_closes_the_receiver() -> None:
+    receiver = WebhookReceiver(SECRET, TOKEN)
+    client: Client = TestClient(TestServer(receiver.app, host="127.0.0.1"))
+    await client.start_server()
+    await client.close()
+    assert receiver.closed
+
+
+async def test_mounted_as_subapp_and_by_routes(make_client: MakeClient) -> None:
+    sub = WebhookReceiver(SECRET, TOKEN)
+    direct = WebhookReceiver(SECRET, TOKEN)
+    app = web.Application()
+    app.add_subapp("/sub", sub.app)
+    direct.add_routes(app, "/hooks")
+    client = await make_client(app)
+    params = {"hub.mode": "subscribe", "hub.verify_token": TOKEN, "hub.challenge": "42"}
+    for path in ("/sub/", "/hooks"):
+        response = await client.get(path, params=params)
+        assert response.status == 200
+        assert await response.text() == "42"
+    body = delivery(created())
+    assert (await client.post("/hooks", data=body, headers=signed(body))).status == 200
+
+
+async def test_create_webhook_app_and_tracker_wiring(make_client: MakeClient) -> None:
+    recorder = Recorder()
+    app = create_webhook_app(app_secret=SECRET, verify_token=TOKEN, handler=recorder)
+    receiver = app[RECEIVER_KEY]
+    tracker = OperationTracker()
+    receiver.add_listener(tracker.feed)
+    client = await make_client(app)
+    body = delivery(created(request_id="req-77", group_id="group-77"))
+    assert (await client.post("/", data=body, headers=signed(body))).status == 200
+    event = await tracker.wait(request_id="req-77", kind="create", timeout=None)
+    assert isinstance(event, GroupCreated) and event.group_id == "group-77"
+    await receiver.drain()
+    assert recorder.events == [event]
+
+
+async def test_secrets_stay_out_of_repr_and_logs(make_client: MakeClient, caplog: pytest.LogCaptureFixture) -> None:
+    receiver = WebhookReceiver(SECRET, TOKEN, Recorder())
+    assert SECRET not in repr(receiver) and TOKEN not in repr(receiver)
+    assert "WebhookReceiver(" in repr(receiver)
+    client = await make_client(receiver.app)
+    with caplog.at_level(logging.DEBUG):
+        await client.get("/", params={"hub.mode": "subscribe", "hub.verify_token": TOKEN, "hub.challenge": "1"})
+        await client.get("/", params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"})
+        body = delivery(created())
+        await client.post("/", data=body, headers={SIGNATURE_HEADER: sign_body(body, "wrong")})
+        await client.post("/", data=body, headers=signed(body))
+        await receiver.drain()
+    assert SECRET not in caplog.text
+    assert sign_body(body, SECRET) not in caplog.text
+    assert all(TOKEN not in r.getMessage() for r in caplog.records if r.name.startswith("wa_groups"))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"app_secret": "", "verify_token": TOKEN},
+        {"app_secret": SECRET, "verify_token": ""},
+        {"app_secret": SECRET, "verify_token": TOKEN, "max_body_bytes": 0},
+        {"app_secret": SECRET, "verify_token": TOKEN, "max_concurrency": 0},
+        {"app_secret": SECRET, "verify_token": TOKEN, "dedupe_size": -1},
+    ],
+)
+def test_bad_configuration_is_rejected(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ClientValidationError) as caught:
+        WebhookReceiver(**kwargs)
+    assert SECRET not in str(caught.value) and TOKEN not in str(caught.value)
+
+
+# ------------------------------------------------------------------------------------------------- serve
+
+
+async def test_serve_prints_one_json_line_per_new_event(caplog: pytest.LogCaptureFixture) -> None:
+    out = io.StringIO()
+    ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        serve(host="127.0.0.1", port=0, app_secret=SECRET, verify_token=TOKEN, out=out, on_ready=ready.set_result)
+    )
+    try:
+        port = await ready
+        base = f"http://127.0.0.1:{port}/"
+        body = delivery(created(), deleted("group-5"))
+        with caplog.at_level(logging.INFO):
+            async with aiohttp.ClientSession() as session:
+                params = {"hub.mode": "subscribe", "hub.verify_token": TOKEN, "hub.challenge": "7"}
+                async with session.get(base, params=params) as response:
+                    assert await response.text() == "7"
+                for headers in (signed(body), signed(body), {SIGNATURE_HEADER: "sha256=" + "0" * 64}):
+                    async with session.post(base, data=body, headers=headers) as response:
+                        await response.read()
+        assert TOKEN not in caplog.text
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    lines = out.getvalue().splitlines()
+    assert [json.loads(line)["event"] for line in lines] == ["GroupCreated", "GroupDeleted"]
+    first = json.loads(lines[0])
+    assert first["group_id"] == "group-1"
+    assert first["timestamp"] == "2025-06-18T17:55:42+00:00"
+    assert "raw" not in first

@@ -1,0 +1,19 @@
+"""A fake Graph API server for testing applications built on wa_groups.
+
+``async with FakeGraphAPI() as fake:`` serves the WhatsApp Groups endpoints on 127.0.0.1 with
+in-memory state, scripted faults, a rate limiter and signed webhooks. With pytest and
+pytest-asyncio installed, the ``fake_graph`` fixture gives each test a running fake.
+"""
+
+from wa_groups.testing._graph import FakeGraphAPI, FakeGroup, FakeJoinRequest
+from wa_groups.testing._server import Fault, IndexedDict, RecordedRequest, ServerStats
+
+__all__ = [
+    "FakeGraphAPI",
+    "FakeGroup",
+    "FakeJoinRequest",
+    "Fault",
+    "IndexedDict",
+    "RecordedRequest",
+    "ServerStats",
+]

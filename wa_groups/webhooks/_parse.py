@@ -1,0 +1,479 @@
+"""Decode webhook deliveries into typed events, with no I/O.
+
+Decoding is lenient on purpose: Meta's own samples disagree with each other (numbers where strings are
+documented, ``initiated_by`` outside the group object, a ``type`` that contradicts the field), and a new
+field must never break a user. The rules:
+
+* Only the envelope is strict: the body must be a JSON object with an ``entry`` list, or
+  :class:`~wa_groups.errors.WebhookPayloadError` is raised.
+* Every notification becomes an event; a field or ``type`` the library does not know becomes
+  :class:`UnknownEvent`. Entries, changes, groups and statuses that are not JSON objects carry nothing
+  addressable and are skipped; a bare string in ``errors`` becomes a message, a bare id in a participant
+  list becomes that participant's ``input``.
+* The change ``field`` chooses the family of event; within it the group's ``type`` chooses the event. On
+  ``group_participants_update``, the presence of ``removed_participants`` (or ``failed_participants``) means
+  a removal whatever ``type`` says, because Meta's sample for a removal is labelled ``group_create``.
+* ``initiated_by`` is looked up on the group object first, then on the enclosing value, change and entry.
+* Ids and participants that arrive as numbers become strings; error codes that arrive as strings become
+  integers; timestamps (strings or numbers of UNIX seconds) become aware UTC datetimes, or ``None``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, Final
+
+import attrs
+
+from ..errors import WebhookPayloadError
+from .events import (
+    EventError,
+    EventParticipant,
+    FailedParticipant,
+    GroupCreated,
+    GroupCreateFailed,
+    GroupDeleted,
+    GroupDeleteFailed,
+    GroupMessageStatus,
+    GroupSuspended,
+    GroupSuspensionCleared,
+    JoinRequestCreated,
+    JoinRequestRevoked,
+    ParticipantsAdded,
+    ParticipantsRemoved,
+    SettingResult,
+    SettingsUpdated,
+    StatusPricing,
+    UnknownEvent,
+    WebhookEvent,
+)
+
+__all__ = ["parse_webhook"]
+
+FIELD_LIFECYCLE: Final = "group_lifecycle_update"
+FIELD_PARTICIPANTS: Final = "group_participants_update"
+FIELD_SETTINGS: Final = "group_settings_update"
+FIELD_STATUS: Final = "group_status_update"
+FIELD_MESSAGES: Final = "messages"
+
+# Meta's OpenAPI file spells the participants field and some types differently from its webhook pages.
+_FIELD_ALIASES: Final = {"group_participant_update": FIELD_PARTICIPANTS}
+_GROUP_FIELDS: Final = frozenset({FIELD_LIFECYCLE, FIELD_PARTICIPANTS, FIELD_SETTINGS, FIELD_STATUS})
+
+_TYPE_CREATE: Final = "group_create"
+_TYPE_DELETE: Final = "group_delete"
+_TYPES_ADD: Final = frozenset({"group_participants_add", "group_add_participants"})
+_TYPES_REMOVE: Final = frozenset({"group_participants_remove", "group_remove_participants"})
+_TYPE_JOIN_CREATED: Final = "group_join_request_created"
+_TYPE_JOIN_REVOKED: Final = "group_join_request_revoked"
+_TYPE_SETTINGS: Final = "group_settings_update"
+_TYPE_SUSPEND: Final = "group_suspend"
+_TYPE_SUSPEND_CLEARED: Final = "group_suspend_cleared"
+_SETTINGS_KEYS: Final = frozenset(
+    {"group_subject", "group_description", "profile_picture", "subject", "description", "errors"}
+)
+
+
+# ------------------------------------------------------------------------------------------ value coercion
+
+
+def _str(value: Any) -> str | None:
+    """Return ``value`` as a string when it is a string or a whole number, else ``None``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return None
+    try:
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            return str(int(value))
+    except ValueError:  # an integer too long to print
+        return None
+    return None
+
+
+def _id(value: Any) -> str | None:
+    """Return ``value`` as an id: a non-empty string, or ``None``."""
+    text = _str(value)
+    if text is None:
+        return None
+    return text.strip() or None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1"):
+            return True
+        if lowered in ("false", "0"):
+            return False
+        return None
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    return None
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """Return a webhook timestamp as an aware UTC datetime, or ``None`` when absent or unreadable.
+
+    Webhooks send strings of UNIX seconds; numbers and ISO 8601 strings are accepted too.
+    """
+    seconds: float | None = None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            try:
+                parsed = datetime.fromisoformat(text)
+            except ValueError:
+                return None
+            return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
+    if seconds is None:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _details(error: Mapping[str, Any]) -> str | None:
+    data = error.get("error_data")
+    if isinstance(data, str):
+        # Graph sometimes sends error_data as a JSON string.
+        try:
+            data = json.loads(data)
+        except (ValueError, RecursionError):
+            return data or None
+    if isinstance(data, Mapping):
+        details = _str(data.get("details"))
+        if details:
+            return details
+    return _str(error.get("details"))
+
+
+def _errors(value: Any) -> tuple[EventError, ...]:
+    items = [value] if isinstance(value, Mapping) else value if isinstance(value, list) else []
+    errors: list[EventError] = []
+    for item in items:
+        if isinstance(item, Mapping):
+            errors.append(
+                EventError(
+                    code=_int(item.get("code")),
+                    message=_str(item.get("message")),
+                    title=_str(item.get("title")),
+                    details=_details(item),
+                )
+            )
+        elif isinstance(item, str):
+            errors.append(EventError(message=item))
+    return tuple(errors)
+
+
+def _participant(item: Any) -> EventParticipant | None:
+    if isinstance(item, Mapping):
+        return EventParticipant(input=_id(item.get("input")), wa_id=_id(item.get("wa_id")))
+    text = _id(item)
+    return EventParticipant(input=text) if text is not None else None
+
+
+def _participants(value: Any) -> tuple[EventParticipant, ...]:
+    items = [value] if isinstance(value, Mapping) else value if isinstance(value, list) else []
+    return tuple(p for p in map(_participant, items) if p is not None)
+
+
+def _failed_participants(value: Any) -> tuple[FailedParticipant, ...]:
+    items = [value] if isinstance(value, Mapping) else value if isinstance(value, list) else []
+    failed: list[FailedParticipant] = []
+    for item in items:
+        if isinstance(item, Mapping):
+            failed.append(
+                FailedParticipant(
+                    input=_id(item.get("input")), wa_id=_id(item.get("wa_id")), errors=_errors(item.get("errors"))
+                )
+            )
+        elif (text := _id(item)) is not None:
+            failed.append(FailedParticipant(input=text))
+    return tuple(failed)
+
+
+def _setting(value: Any) -> SettingResult | None:
+    if isinstance(value, Mapping):
+        return SettingResult(
+            text=_str(value.get("text")),
+            mime_type=_str(value.get("mime_type")),
+            sha256=_str(value.get("sha256")),
+            update_successful=_bool(value.get("update_successful")),
+            errors=_errors(value.get("errors")),
+        )
+    if isinstance(value, str):
+        return SettingResult(text=value)
+    return None
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+# ------------------------------------------------------------------------------------------- the envelope
+
+
+@attrs.frozen
+class _Context:
+    """Where a notification sits in the delivery."""
+
+    field: str | None
+    """The field, with aliases resolved; it chooses how notifications are decoded."""
+    raw_field: str | None
+    """The field as sent, reported on unknown events."""
+    entry: Mapping[str, Any]
+    change: Mapping[str, Any]
+    value: Mapping[str, Any]
+
+    def common(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        metadata = self.value.get("metadata")
+        if not isinstance(metadata, Mapping):
+            metadata = {}
+        return {
+            "waba_id": _id(self.entry.get("id")),
+            "phone_number_id": _id(metadata.get("phone_number_id")),
+            "display_phone_number": _id(metadata.get("display_phone_number")),
+            "group_id": _id(item.get("group_id")),
+            "request_id": _id(item.get("request_id")),
+            "timestamp": parse_timestamp(item.get("timestamp")),
+            "raw": item,
+        }
+
+    def lookup(self, item: Mapping[str, Any], key: str) -> Any:
+        return _first(item.get(key), self.value.get(key), self.change.get(key), self.entry.get(key))
+
+
+def _load(data: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(data, Mapping):
+        document: Any = data
+    elif isinstance(data, (bytes, bytearray, memoryview, str)):
+        try:
+            text = bytes(data).decode("utf-8-sig") if not isinstance(data, str) else data
+            document = json.loads(text)
+        except UnicodeDecodeError:
+            raise WebhookPayloadError("the webhook body is not UTF-8 text") from None
+        except (ValueError, RecursionError):
+            raise WebhookPayloadError("the webhook body is not valid JSON") from None
+    else:
+        raise WebhookPayloadError(f"cannot read a webhook body of type {type(data).__name__}")
+    if not isinstance(document, Mapping):
+        raise WebhookPayloadError("the webhook body is not a JSON object")
+    if not isinstance(document.get("entry"), list):
+        raise WebhookPayloadError("the webhook body has no 'entry' list")
+    return document
+
+
+def parse_webhook(data: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> list[WebhookEvent]:
+    """Decode a webhook delivery into events, one per notification, in delivery order.
+
+    Check the signature first (:func:`verify_signature`) when ``data`` comes from the network.
+
+    Args:
+        data: The raw body (bytes or text) or the already decoded JSON object.
+
+    Returns:
+        The events; unknown notifications are :class:`UnknownEvent`.
+
+    Raises:
+        WebhookPayloadError: ``data`` is not a JSON object with an ``entry`` list.
+
+    """
+    document = _load(data)
+    events: list[WebhookEvent] = []
+    for entry in document["entry"]:
+        if not isinstance(entry, Mapping):
+            continue
+        changes = entry.get("changes")
+        if not isinstance(changes, list):
+            continue
+        for change in changes:
+            if isinstance(change, Mapping):
+                events.extend(_parse_change(entry, change))
+    return events
+
+
+def _parse_change(entry: Mapping[str, Any], change: Mapping[str, Any]) -> list[WebhookEvent]:
+    raw_field = _str(change.get("field"))
+    field = _FIELD_ALIASES.get(raw_field, raw_field) if raw_field is not None else None
+    value = change.get("value")
+    if not isinstance(value, Mapping):
+        context = _Context(raw_field, raw_field, entry, change, {})
+        return [UnknownEvent(field=raw_field, **_without_item(context.common(change)))]
+    context = _Context(field, raw_field, entry, change, value)
+    if field in _GROUP_FIELDS:
+        groups = value.get("groups")
+        if isinstance(groups, list):
+            return [_group_event(context, g) for g in groups if isinstance(g, Mapping)]
+        if "type" in value or "group_id" in value:
+            # A single group object not wrapped in a "groups" list.
+            return [_group_event(context, value)]
+    elif field == FIELD_MESSAGES:
+        return _messages_events(context)
+    return [UnknownEvent(field=raw_field, type=_str(value.get("type")), **context.common(value))]
+
+
+def _without_item(common: dict[str, Any]) -> dict[str, Any]:
+    # A change without a value has no group, request or timestamp of its own.
+    return {**common, "group_id": None, "request_id": None, "timestamp": None}
+
+
+# ------------------------------------------------------------------------------------------ group events
+
+
+def _group_event(context: _Context, group: Mapping[str, Any]) -> WebhookEvent:
+    group_type = _str(group.get("type"))
+    common = context.common(group)
+    field = context.field
+    if field == FIELD_LIFECYCLE:
+        if group_type == _TYPE_CREATE:
+            errors = _errors(group.get("errors"))
+            if errors:
+                return GroupCreateFailed(
+                    subject=_str(group.get("subject")),
+                    description=_str(group.get("description")),
+                    errors=errors,
+                    **common,
+                )
+            return GroupCreated(
+                subject=_str(group.get("subject")),
+                description=_str(group.get("description")),
+                invite_link=_str(group.get("invite_link")),
+                join_approval_mode=_str(group.get("join_approval_mode")),
+                added_participants=_participants(group.get("added_participants")),
+                **common,
+            )
+        if group_type == _TYPE_DELETE:
+            errors = _errors(group.get("errors"))
+            if errors:
+                return GroupDeleteFailed(errors=errors, **common)
+            return GroupDeleted(**common)
+    elif field == FIELD_PARTICIPANTS:
+        event = _participants_event(context, group, group_type, common)
+        if event is not None:
+            return event
+    elif field == FIELD_SETTINGS:
+        if group_type in (_TYPE_SETTINGS, None) or not _SETTINGS_KEYS.isdisjoint(group):
+            return SettingsUpdated(
+                subject=_setting(_first(group.get("group_subject"), group.get("subject"))),
+                description=_setting(_first(group.get("group_description"), group.get("description"))),
+                profile_picture=_setting(group.get("profile_picture")),
+                errors=_errors(group.get("errors")),
+                **common,
+            )
+    elif field == FIELD_STATUS:
+        if group_type == _TYPE_SUSPEND:
+            return GroupSuspended(**common)
+        if group_type == _TYPE_SUSPEND_CLEARED:
+            return GroupSuspensionCleared(**common)
+    return UnknownEvent(field=context.raw_field, type=group_type, **common)
+
+
+def _participants_event(
+    context: _Context, group: Mapping[str, Any], group_type: str | None, common: dict[str, Any]
+) -> WebhookEvent | None:
+    if group_type in _TYPES_REMOVE or "removed_participants" in group or "failed_participants" in group:
+        return ParticipantsRemoved(
+            initiated_by=_str(context.lookup(group, "initiated_by")),
+            removed_participants=_participants(group.get("removed_participants")),
+            failed_participants=_failed_participants(group.get("failed_participants")),
+            errors=_errors(group.get("errors")),
+            **common,
+        )
+    if group_type == _TYPE_JOIN_CREATED:
+        return JoinRequestCreated(
+            join_request_id=_id(group.get("join_request_id")),
+            wa_id=_id(group.get("wa_id")),
+            reason=_str(group.get("reason")),
+            **common,
+        )
+    if group_type == _TYPE_JOIN_REVOKED:
+        return JoinRequestRevoked(
+            join_request_id=_id(group.get("join_request_id")),
+            wa_id=_id(group.get("wa_id")),
+            reason=_str(group.get("reason")),
+            **common,
+        )
+    if group_type in _TYPES_ADD or "added_participants" in group:
+        return ParticipantsAdded(
+            reason=_str(group.get("reason")),
+            added_participants=_participants(group.get("added_participants")),
+            **common,
+        )
+    return None
+
+
+# --------------------------------------------------------------------------------------- message statuses
+
+
+def _messages_events(context: _Context) -> list[WebhookEvent]:
+    value = context.value
+    statuses = value.get("statuses")
+    messages = value.get("messages")
+    if not isinstance(statuses, list) and not isinstance(messages, list):
+        return [UnknownEvent(field=context.raw_field, type=None, **context.common(value))]
+    events: list[WebhookEvent] = []
+    if isinstance(statuses, list):
+        events.extend(_status_event(context, s) for s in statuses if isinstance(s, Mapping))
+    if isinstance(messages, list):
+        # Incoming messages are outside the Groups API; they are passed on untouched.
+        events.extend(
+            UnknownEvent(field=context.raw_field, type=_str(m.get("type")), **context.common(m))
+            for m in messages
+            if isinstance(m, Mapping)
+        )
+    return events
+
+
+def _status_event(context: _Context, status: Mapping[str, Any]) -> WebhookEvent:
+    common = context.common(status)
+    recipient_type = _str(status.get("recipient_type"))
+    is_group = recipient_type == "group" or (recipient_type is None and "group_id" in status)
+    if not is_group:
+        return UnknownEvent(field=context.raw_field, type="status", **common)
+    common["group_id"] = _first(_id(status.get("recipient_id")), _id(status.get("group_id")))
+    pricing = status.get("pricing")
+    return GroupMessageStatus(
+        message_id=_id(status.get("id")),
+        status=_str(status.get("status")),
+        # Meta's pages spell the participant both ways.
+        participant_id=_first(_id(status.get("recipient_participant_id")), _id(status.get("participant_recipient_id"))),
+        pricing=StatusPricing(
+            billable=_bool(pricing.get("billable")),
+            pricing_model=_str(pricing.get("pricing_model")),
+            category=_str(pricing.get("category")),
+        )
+        if isinstance(pricing, Mapping)
+        else None,
+        errors=_errors(status.get("errors")),
+        **common,
+    )
