@@ -45,6 +45,8 @@ __all__ = [
 
 #: Page size used when a bulk job streams a listing.
 STREAM_PAGE_SIZE = 1024
+#: Restarts after a stale cursor that found no new request before a streamed job gives up on a group.
+MAX_IDLE_RESTARTS = 5
 
 
 # ------------------------------------------------------------------------------------------------- results
@@ -83,6 +85,11 @@ class BulkFailure:
 
     error: WAGroupsError
     """Why it failed: the batch's error, or the per-item error Graph reported (as an ``APIError``)."""
+
+    @property
+    def code(self) -> int | None:
+        """The Graph error code of the failure, when there is one (e.g. 131204 for a full group)."""
+        return self.error.code if isinstance(self.error, errors_module.APIError) else None
 
     @property
     def retryable(self) -> bool:
@@ -323,6 +330,10 @@ class BulkReport:
 # ---------------------------------------------------------------------------------------------------- gate
 
 
+class _JobStopped(WAGroupsError):
+    """Raised inside a stopped job for a request that was about to be sent; its batch is not attempted."""
+
+
 class _Slot:
     __slots__ = ("_gate",)
 
@@ -366,6 +377,8 @@ class _JobGate:
         self._next_send = 0.0
         #: Requests per second the job holds itself to once throttled (``None``: not limited).
         self.rate: float | None = None
+        #: Set when the job stops: requests not yet on the wire are not sent.
+        self.stopped = False
         #: How many times the job paused for a wait the server demanded.
         self.pauses = 0
         #: How many throttled answers the job received.
@@ -378,6 +391,9 @@ class _JobGate:
         while not self.open.is_set():
             await self.open.wait()
         await self.semaphore.acquire()
+        if self.stopped:
+            self.semaphore.release()
+            raise _JobStopped("the job stopped before this batch was sent")
         if self.rate is None:
             return
         now = self._loop.time()
@@ -540,9 +556,12 @@ class _Job:
                 self.sent.add(task)
             try:
                 done, failures = await self.call(result.group_id, batch)
+            except _JobStopped:
+                result.not_attempted.extend(batch)
+                return
             except WAGroupsError as error:
                 if isinstance(error, AuthenticationError):
-                    self.stop = error
+                    self.halt(error)
                 done, failures = [], [(item, error) for item in batch]
             result.succeeded.extend(done)
             result.failed.extend(BulkFailure(item=i, group_id=result.group_id, error=e) for i, e in failures)
@@ -551,6 +570,12 @@ class _Job:
             await self.report()
         finally:
             self.pending.release()
+
+    def halt(self, error: WAGroupsError) -> None:
+        """Stop the job: nothing more is sent, and what was not sent is recorded as not attempted."""
+        if self.stop is None:
+            self.stop = error
+        self.gate.stopped = True
 
     async def report(self) -> None:
         if self.on_progress is None:
@@ -700,10 +725,12 @@ async def _stream_join_requests(job: _Job, result: BulkResult, seen: set[str]) -
 
     Approved and rejected requests disappear from the listing, so the cursor of a page whose last item was
     just handled goes stale (131059). Restarting is safe because ``seen`` skips every id already tried; the
-    stream ends after a full pass that finds nothing new.
+    stream ends after a full pass that finds nothing new. A cursor that keeps going stale with no new request
+    found in between (``MAX_IDLE_RESTARTS`` times) stops the group's stream rather than looping.
     """
     client = job.client
     assert client is not None, "streaming needs the job's client"
+    idle_restarts = 0
     while True:
         before = len(seen)
         try:
@@ -711,12 +738,18 @@ async def _stream_join_requests(job: _Job, result: BulkResult, seen: set[str]) -
                 r.join_request_id async for r in client.iter_join_requests(result.group_id, page_size=STREAM_PAGE_SIZE)
             )
             await job.feed(result, ids, seen)
-        except InvalidCursorError:
+        except InvalidCursorError as error:
+            idle_restarts = idle_restarts + 1 if len(seen) == before else 0
+            if idle_restarts > MAX_IDLE_RESTARTS:
+                result.stopped_by = error
+                return
             continue
+        except _JobStopped:
+            return
         except WAGroupsError as error:
             result.stopped_by = error
             if isinstance(error, AuthenticationError):
-                job.stop = error
+                job.halt(error)
             return
         if len(seen) == before or job.stop is not None:
             result.exhausted = job.stop is None
@@ -901,6 +934,8 @@ async def run_all_join_requests(
                 target.groups_exhausted = True
         except ClientValidationError:
             raise
+        except _JobStopped:
+            pass
         except WAGroupsError as error:
             target.stopped_by = error
         finally:

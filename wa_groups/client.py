@@ -404,6 +404,7 @@ class GroupsClient:
         batch_size: int = 8,
         on_progress: BulkProgressCallback | None = None,
         resume: BulkResult | None = None,
+        result: BulkResult | None = None,
     ) -> BulkResult:
         """Approve many join requests (all open ones when ``join_request_ids`` is None) in batches of 8."""
         from .bulk import run_join_requests
@@ -417,6 +418,7 @@ class GroupsClient:
             batch_size=batch_size,
             on_progress=on_progress,
             resume=resume,
+            result=result,
         )
 
     async def bulk_reject_join_requests(
@@ -428,6 +430,7 @@ class GroupsClient:
         batch_size: int = 8,
         on_progress: BulkProgressCallback | None = None,
         resume: BulkResult | None = None,
+        result: BulkResult | None = None,
     ) -> BulkResult:
         """Reject many join requests (all open ones when ``join_request_ids`` is None) in batches of 8."""
         from .bulk import run_join_requests
@@ -441,6 +444,7 @@ class GroupsClient:
             batch_size=batch_size,
             on_progress=on_progress,
             resume=resume,
+            result=result,
         )
 
     async def bulk_add_participants(
@@ -452,6 +456,7 @@ class GroupsClient:
         batch_size: int = 8,
         on_progress: BulkProgressCallback | None = None,
         resume: BulkResult | None = None,
+        result: BulkResult | None = None,
     ) -> BulkResult:
         """Add many participants in batches of at most 8."""
         from .bulk import run_participants
@@ -465,6 +470,7 @@ class GroupsClient:
             batch_size=batch_size,
             on_progress=on_progress,
             resume=resume,
+            result=result,
         )
 
     async def bulk_remove_participants(
@@ -476,6 +482,7 @@ class GroupsClient:
         batch_size: int = 8,
         on_progress: BulkProgressCallback | None = None,
         resume: BulkResult | None = None,
+        result: BulkResult | None = None,
     ) -> BulkResult:
         """Remove many participants in batches of at most 8."""
         from .bulk import run_participants
@@ -489,6 +496,7 @@ class GroupsClient:
             batch_size=batch_size,
             on_progress=on_progress,
             resume=resume,
+            result=result,
         )
 
     async def approve_all_join_requests(
@@ -501,6 +509,7 @@ class GroupsClient:
         on_progress: BulkProgressCallback | None = None,
         resume: BulkReport | None = None,
         phone_number_id: str | None = None,
+        report: BulkReport | None = None,
     ) -> BulkReport:
         """Approve (or with ``reject=True`` reject) every open join request of every active group.
 
@@ -517,4 +526,5 @@ class GroupsClient:
             on_progress=on_progress,
             resume=resume,
             phone_number_id=phone_number_id,
+            report=report,
         )
