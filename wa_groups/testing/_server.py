@@ -422,6 +422,9 @@ class FakeServer:
         self.webhook_url = webhook_url
         #: Seconds between the event and its webhook delivery.
         self.webhook_delay = webhook_delay
+        #: Extra deliveries of every webhook (Meta retries deliveries, so receivers must deduplicate).
+        self.webhook_repeats = 0
+        self._delivered: list[tuple[bytes, dict[str, str]]] = []
         self._rng = random.Random(seed)
         self._requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
@@ -611,7 +614,14 @@ class FakeServer:
             self._webhook_queue = asyncio.Queue()
         if self._webhook_worker is None or self._webhook_worker.done():
             self._webhook_worker = loop.create_task(self._deliver_webhooks(self._webhook_queue))
-        self._webhook_queue.put_nowait((loop.time() + self.webhook_delay, body, dict(headers)))
+        for _ in range(1 + max(0, self.webhook_repeats)):
+            self._webhook_queue.put_nowait((loop.time() + self.webhook_delay, body, dict(headers)))
+
+    async def redeliver_webhooks(self) -> None:
+        """Deliver every webhook sent so far once more, byte for byte, as Meta does when it retries."""
+        for body, headers in list(self._delivered):
+            self._enqueue_webhook(body, headers)
+        await self.flush_webhooks()
 
     async def _deliver_webhooks(self, queue: asyncio.Queue[tuple[float, bytes, dict[str, str]]]) -> None:
         loop = asyncio.get_running_loop()
@@ -634,6 +644,8 @@ class FakeServer:
             return
         if self._webhook_session is None:
             self._webhook_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        if len(self._delivered) < 10_000:
+            self._delivered.append((body, headers))
         async with self._webhook_session.post(self.webhook_url, data=body, headers=headers) as response:
             await response.read()
             if response.status >= 400:
