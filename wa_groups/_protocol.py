@@ -10,16 +10,19 @@ throttling codes arrive with HTTP 400.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
-import attrs
 import cattrs
 
 from ._converter import CONVERTER
+from ._request import Endpoint, build_request
+from ._request import FilePart as FilePart  # re-exported: the client and the transport import them from here
+from ._request import Request as Request
 from .errors import (
     APIError,
     AuthenticationError,
@@ -71,15 +74,6 @@ GROUP_INFO_FIELDS: Final = (
 # ------------------------------------------------------------------------------------------------ endpoints
 
 
-@attrs.frozen
-class Endpoint:
-    """One Graph operation: method, path template and whether repeating it after an ambiguous failure is safe."""
-
-    method: str
-    path: str
-    repeatable: bool
-
-
 #: One table for every operation the client performs. ``repeatable=False`` operations are never sent again
 #: after a failure that may have taken effect (a 5xx, a timeout, a dropped connection).
 ENDPOINTS: Final[Mapping[str, Endpoint]] = {
@@ -101,51 +95,8 @@ ENDPOINTS: Final[Mapping[str, Endpoint]] = {
 }
 
 
-@attrs.frozen(kw_only=True)
-class FilePart:
-    """A file sent in a multipart body."""
-
-    name: str
-    filename: str
-    content_type: str
-    data: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
-
-
-@attrs.frozen(kw_only=True)
-class Request:
-    """A request ready to send: the path is relative to the API root (``{base_url}/{version}``)."""
-
-    operation: str
-    method: str
-    path: str
-    repeatable: bool
-    params: Mapping[str, str] | None = None
-    json: Any = None
-    form: Mapping[str, str] | None = None
-    files: tuple[FilePart, ...] = ()
-
-
-def build(
-    operation: str,
-    *,
-    params: Mapping[str, str] | None = None,
-    json: Any = None,
-    form: Mapping[str, str] | None = None,
-    files: tuple[FilePart, ...] = (),
-    **path_args: str,
-) -> Request:
-    """Build the :class:`Request` for ``operation`` from the endpoint table."""
-    endpoint = ENDPOINTS[operation]
-    return Request(
-        operation=operation,
-        method=endpoint.method,
-        path=endpoint.path.format(**path_args),
-        repeatable=endpoint.repeatable,
-        params=params,
-        json=json,
-        form=form,
-        files=files,
-    )
+#: Build the :class:`Request` for an operation of :data:`ENDPOINTS`: ``build(operation, json=..., group_id=...)``.
+build: Final = functools.partial(build_request, ENDPOINTS)
 
 
 # ----------------------------------------------------------------------------------------------- input checks
@@ -452,6 +403,8 @@ def _as_int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, str):
         try:
             return int(value.strip())
@@ -543,7 +496,7 @@ def error_detail(error: Any) -> ErrorDetail:
         code=_as_int(error.get("code")),
         message=_as_text(error.get("message")),
         title=_as_text(error.get("title")) or _as_text(error.get("error_user_title")),
-        details=_error_data_details(error.get("error_data")),
+        details=_error_data_details(error.get("error_data")) or _as_text(error.get("details")),
     )
 
 
@@ -620,38 +573,30 @@ def _paging(decoded: Mapping[str, Any], operation: str) -> tuple[str | None, str
     return before, after, has_next
 
 
-def decode_groups_page(decoded: Any) -> Page[GroupSummary]:
-    """Decode an active-groups page, accepting both ``data.groups[]`` and ``data[]`` shapes."""
-    operation = "list_groups"
+def _decode_page(decoded: Any, operation: str, nested: str, cls: type[T]) -> Page[T]:
+    """Decode a cursor page whose items are ``data[]`` or ``data.<nested>[]`` (Graph uses both shapes)."""
     top = _mapping(decoded, operation)
     data = top.get("data", [])
-    items_raw = data.get("groups", []) if isinstance(data, Mapping) else data
+    items_raw = data.get(nested, []) if isinstance(data, Mapping) else data
     if not isinstance(items_raw, list):
-        raise ResponseError(f"{operation}: the groups listing is not a list")
+        raise ResponseError(f"{operation}: the listing is not a list")
     before, after, has_next = _paging(top, operation)
     return Page(
-        items=tuple(structure(item, GroupSummary, operation) for item in items_raw),
+        items=tuple(structure(item, cls, operation) for item in items_raw),
         before=before,
         after=after,
         has_next=has_next,
     )
+
+
+def decode_groups_page(decoded: Any) -> Page[GroupSummary]:
+    """Decode an active-groups page, accepting both ``data.groups[]`` and ``data[]`` shapes."""
+    return _decode_page(decoded, "list_groups", "groups", GroupSummary)
 
 
 def decode_join_requests_page(decoded: Any) -> Page[JoinRequest]:
     """Decode a join-requests page (``data[]``; a ``data.join_requests[]`` object is accepted too)."""
-    operation = "list_join_requests"
-    top = _mapping(decoded, operation)
-    data = top.get("data", [])
-    items_raw = data.get("join_requests", []) if isinstance(data, Mapping) else data
-    if not isinstance(items_raw, list):
-        raise ResponseError(f"{operation}: the join request listing is not a list")
-    before, after, has_next = _paging(top, operation)
-    return Page(
-        items=tuple(structure(item, JoinRequest, operation) for item in items_raw),
-        before=before,
-        after=after,
-        has_next=has_next,
-    )
+    return _decode_page(decoded, "list_join_requests", "join_requests", JoinRequest)
 
 
 def decode_group_info(decoded: Any) -> GroupInfo:

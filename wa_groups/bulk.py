@@ -33,6 +33,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from .client import GroupsClient
 
 __all__ = [
@@ -132,8 +134,38 @@ def _error_from_dict(data: dict[str, Any]) -> WAGroupsError:
     return error
 
 
+class _JsonReport:
+    """JSON round trip for the report classes, on top of their ``to_dict`` / ``from_dict``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        raise NotImplementedError
+
+    def to_json(self) -> str:
+        """Serialise as JSON."""
+        return json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Self:
+        """Rebuild from :meth:`to_json` output; anything else raises ``ClientValidationError``."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ClientValidationError(
+                f"not a bulk {cls.__name__[4:].lower()}: invalid JSON ({exc})", argument="resume"
+            ) from None
+        if not isinstance(data, dict):
+            raise ClientValidationError(
+                f"not a bulk {cls.__name__[4:].lower()}: expected a JSON object", argument="resume"
+            )
+        return cls.from_dict(data)
+
+
 @attrs.define(kw_only=True)
-class BulkResult:
+class BulkResult(_JsonReport):
     """What a bulk job did with every item.
 
     Invariant: every distinct input item is in exactly one of ``succeeded``, ``failed`` and ``not_attempted``.
@@ -219,24 +251,9 @@ class BulkResult:
         except (KeyError, TypeError, AttributeError) as exc:
             raise ClientValidationError(f"not a bulk result: {exc!r}", argument="resume") from None
 
-    def to_json(self) -> str:
-        """Serialise the result as JSON."""
-        return json.dumps(self.to_dict(), indent=1)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> BulkResult:
-        """Rebuild a result from :meth:`to_json` output."""
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise ClientValidationError(f"not a bulk result: invalid JSON ({exc})", argument="resume") from None
-        if not isinstance(data, dict):
-            raise ClientValidationError("not a bulk result: expected a JSON object", argument="resume")
-        return cls.from_dict(data)
-
 
 @attrs.define(kw_only=True)
-class BulkReport:
+class BulkReport(_JsonReport):
     """The report of :meth:`GroupsClient.approve_all_join_requests`: one :class:`BulkResult` per group."""
 
     action: str = "approve_join_requests"
@@ -310,21 +327,6 @@ class BulkReport:
             groups_exhausted=bool(data.get("groups_exhausted", False)),
             stopped_by=None if not data.get("stopped_by") else _error_from_dict(data["stopped_by"]),
         )
-
-    def to_json(self) -> str:
-        """Serialise the report as JSON."""
-        return json.dumps(self.to_dict(), indent=1)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> BulkReport:
-        """Rebuild a report from :meth:`to_json` output."""
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise ClientValidationError(f"not a bulk report: invalid JSON ({exc})", argument="resume") from None
-        if not isinstance(data, dict):
-            raise ClientValidationError("not a bulk report: expected a JSON object", argument="resume")
-        return cls.from_dict(data)
 
 
 # ---------------------------------------------------------------------------------------------------- gate

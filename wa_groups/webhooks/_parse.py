@@ -28,6 +28,7 @@ from typing import Any, Final
 
 import attrs
 
+from .._protocol import error_detail
 from ..errors import WebhookPayloadError
 from .events import (
     EventError,
@@ -162,37 +163,9 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
 
 
-def _details(error: Mapping[str, Any]) -> str | None:
-    data = error.get("error_data")
-    if isinstance(data, str):
-        # Graph sometimes sends error_data as a JSON string.
-        try:
-            data = json.loads(data)
-        except (ValueError, RecursionError):
-            return data or None
-    if isinstance(data, Mapping):
-        details = _str(data.get("details"))
-        if details:
-            return details
-    return _str(error.get("details"))
-
-
 def _errors(value: Any) -> tuple[EventError, ...]:
     items = [value] if isinstance(value, Mapping) else value if isinstance(value, list) else []
-    errors: list[EventError] = []
-    for item in items:
-        if isinstance(item, Mapping):
-            errors.append(
-                EventError(
-                    code=_int(item.get("code")),
-                    message=_str(item.get("message")),
-                    title=_str(item.get("title")),
-                    details=_details(item),
-                )
-            )
-        elif isinstance(item, str):
-            errors.append(EventError(message=item))
-    return tuple(errors)
+    return tuple(error_detail(item) for item in items if isinstance(item, (Mapping, str)))
 
 
 def _participant(item: Any) -> EventParticipant | None:

@@ -15,6 +15,8 @@ from typing import Any
 
 import attrs
 
+from ..models import ErrorDetail
+
 __all__ = [
     "EventError",
     "EventParticipant",
@@ -39,29 +41,8 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
-class EventError:
-    """One item of an ``errors`` list inside a webhook notification."""
-
-    code: int | None = None
-    """The Graph error code, e.g. 131212 (Meta sometimes sends it as a string; it is converted)."""
-
-    message: str | None = None
-    """The error message."""
-
-    title: str | None = None
-    """A short title."""
-
-    details: str | None = None
-    """Details from ``error_data.details``."""
-
-    def __str__(self) -> str:
-        text = self.message or self.title or "error"
-        if self.code is not None and not text.startswith(f"(#{self.code})"):
-            text = f"(#{self.code}) {text}"
-        if self.details and self.details not in text:
-            text = f"{text}: {self.details}"
-        return text
+#: One item of an ``errors`` list inside a webhook notification: the same type as errors inside API answers.
+EventError = ErrorDetail
 
 
 @attrs.frozen(kw_only=True)

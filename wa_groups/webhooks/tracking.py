@@ -20,7 +20,7 @@ from typing import Final
 
 import attrs
 
-from .._protocol import error_class_for
+from .._protocol import error_from_detail
 from ..errors import APIError, ClientValidationError
 from .events import (
     EventError,
@@ -96,14 +96,9 @@ def outcome_error(event: WebhookEvent) -> APIError | None:
     if not errors:
         return APIError(_FAILURE_MESSAGES.get(kind, "the operation failed"))
     first = errors[0]
-    error_class = error_class_for(first.code, None)
-    return error_class(
-        first.message or first.title or _FAILURE_MESSAGES.get(kind, "the operation failed"),
-        code=first.code,
-        title=first.title,
-        details=first.details,
-        raw=attrs.asdict(first),
-    )
+    if not (first.message or first.title):
+        first = attrs.evolve(first, message=_FAILURE_MESSAGES.get(kind, "the operation failed"))
+    return error_from_detail(first, operation=kind)
 
 
 def _eligible_without_request(event: WebhookEvent) -> bool:
