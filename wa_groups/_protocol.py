@@ -581,12 +581,12 @@ def _decode_page(decoded: Any, operation: str, nested: str, cls: type[T]) -> Pag
     if not isinstance(items_raw, list):
         raise ResponseError(f"{operation}: the listing is not a list")
     before, after, has_next = _paging(top, operation)
-    return Page(
-        items=tuple(structure(item, cls, operation) for item in items_raw),
-        before=before,
-        after=after,
-        has_next=has_next,
-    )
+    hook = CONVERTER.get_structure_hook(cls)  # looked up once per page, not per item
+    try:
+        items = tuple([hook(item, cls) for item in items_raw])
+    except (cattrs.BaseValidationError, TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise ResponseError(f"{operation}: unexpected answer shape ({type(exc).__name__})") from None
+    return Page(items=items, before=before, after=after, has_next=has_next)
 
 
 def decode_groups_page(decoded: Any) -> Page[GroupSummary]:
