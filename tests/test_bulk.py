@@ -387,3 +387,43 @@ async def test_an_invalid_token_stops_a_job_over_all_groups(fake: FakeGraphAPI) 
         assert isinstance(report.stopped_by, AuthenticationError) and not report.ok
         with pytest.raises(ClientValidationError, match="not one string"):
             await client.approve_all_join_requests(group_ids="abc")
+
+
+async def test_a_failing_progress_callback_or_batch_caller_loses_nothing(
+    fake: FakeGraphAPI, client: GroupsClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    from wa_groups.bulk import run_items
+
+    gid = fake.add_group("Callbacks", join_approval_mode="approval_required")
+    ids = fake.add_join_requests(gid, 20)
+
+    def broken(progress: BulkProgress) -> None:
+        raise RuntimeError("display crashed")
+
+    with caplog.at_level("WARNING", logger="wa_groups"):
+        result = await client.bulk_approve_join_requests(gid, ids, on_progress=broken)
+    assert result.ok and "on_progress callback failed" in caplog.text
+
+    async def flaky(group_id: str, batch: list[str]) -> tuple[list[str], list[tuple[str, Any]]]:
+        if "b3" in batch:
+            raise RuntimeError("bug")
+        return list(batch), []
+
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    items = [f"b{i}" for i in range(20)]
+    outcome = await run_items(
+        flaky,
+        no_wait,
+        action="custom",
+        group_id="G",
+        items=items,
+        normalise=str,
+        concurrency=2,
+        batch_size=8,
+        on_progress=None,
+        resume=None,
+    )
+    check_partition(outcome, set(items))
+    assert len(outcome.failed) == 8 and all(f.error.outcome_unknown for f in outcome.failed)

@@ -14,6 +14,7 @@ import asyncio
 import collections
 import inspect
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -44,6 +45,8 @@ __all__ = [
     "BulkReport",
     "BulkResult",
 ]
+
+logger = logging.getLogger("wa_groups")
 
 #: Page size used when a bulk job streams a listing.
 STREAM_PAGE_SIZE = 1024
@@ -565,6 +568,11 @@ class _Job:
                 if isinstance(error, AuthenticationError):
                     self.halt(error)
                 done, failures = [], [(item, error) for item in batch]
+            except Exception as exc:  # a bug must not lose the batch: record it, keep the job going
+                logger.exception("bulk batch failed unexpectedly")
+                unexpected = WAGroupsError(f"unexpected {type(exc).__name__} while sending the batch")
+                unexpected.mark_outcome_unknown()
+                done, failures = [], [(item, unexpected) for item in batch]
             result.succeeded.extend(done)
             result.failed.extend(BulkFailure(item=i, group_id=result.group_id, error=e) for i, e in failures)
             self.succeeded += len(done)
@@ -585,9 +593,12 @@ class _Job:
         progress = BulkProgress(
             done=self.succeeded + self.failed, total=self.total, succeeded=self.succeeded, failed=self.failed
         )
-        outcome = self.on_progress(progress)
-        if inspect.isawaitable(outcome):
-            await outcome
+        try:
+            outcome = self.on_progress(progress)
+            if inspect.isawaitable(outcome):
+                await outcome
+        except Exception:  # a progress display must not break the job
+            logger.warning("on_progress callback failed", exc_info=True)
 
     async def feed(self, result: BulkResult, items: AsyncIterator[str] | list[str], seen: set[str]) -> None:
         """Batch the items of one group that are not in ``seen`` and dispatch them as they fill.
@@ -684,8 +695,9 @@ class _Job:
         try:
             await work
             await self.drain()
-        except asyncio.CancelledError:
-            await self.cancel()
+        except BaseException:
+            # Cancelled, or the input itself failed: stop the batches still running and account for them.
+            await asyncio.shield(self.cancel())
             raise
         finally:
             current_gate.reset(token)
