@@ -395,6 +395,7 @@ async def test_a_failing_progress_callback_or_batch_caller_loses_nothing(
     from wa_groups.bulk import run_items
 
     gid = fake.add_group("Callbacks", join_approval_mode="approval_required")
+    fake.max_participants = 100
     ids = fake.add_join_requests(gid, 20)
 
     def broken(progress: BulkProgress) -> None:
