@@ -3,6 +3,9 @@
 Credentials come from ``WA_ACCESS_TOKEN`` (or ``--token-file``), ``WA_PHONE_NUMBER_ID``, ``WA_BASE_URL`` and
 ``WA_API_VERSION``. Output is a table for people or JSON with ``--json``; progress and errors go to stderr.
 The access token is never printed.
+
+``--backend wuts`` switches to the WUTS gateway (``WUTS_TOKEN``, ``WUTS_BASE_URL``): the parser is then built
+with the WUTS commands (the shared ones, ``participants promote|demote``, ``communities``) and their help.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ from .bulk import (
 from .client import GroupsClient
 from .errors import APIError, ClientValidationError, WAGroupsError
 from .models import GroupOperation, JoinApprovalMode
+from .wuts import Group, GroupParticipant, ParticipantAction, ParticipantsResult, WutsClient, normalise_participant
+from .wuts._protocol import PARTICIPANT_OPERATIONS, check_participants, participant_outcomes
 
 __all__ = ["main"]
 
@@ -54,6 +59,7 @@ EXIT_INTERRUPTED = 130
 DEFAULT_REPORT = "wa-groups-report.json"
 DEFAULT_DEMO_REPORT = "wa-groups-demo-report.json"
 PAGE_SIZE = 1024
+BACKENDS = ("graph", "wuts")
 
 _EXIT_STATUS_HELP = """\
 exit status:
@@ -62,12 +68,24 @@ exit status:
   2    usage or configuration error (bad arguments, no access token, invalid values)
   130  interrupted (Ctrl-C); bulk jobs write their report first, continue them with --resume FILE
 
+"""
+_GRAPH_ENVIRONMENT_HELP = """\
 environment:
   WA_ACCESS_TOKEN     access token (or --token-file PATH); never printed
   WA_PHONE_NUMBER_ID  business phone number id (or --phone-number-id)
   WA_BASE_URL         Graph root URL (or --base-url)
   WA_API_VERSION      Graph API version (or --api-version)
   WA_APP_SECRET, WA_VERIFY_TOKEN   for 'webhooks serve'
+
+'wa-groups --backend wuts --help' lists the commands of the WUTS gateway backend.
+"""
+_WUTS_ENVIRONMENT_HELP = """\
+environment:
+  WUTS_TOKEN          WUTS user token (or --token-file PATH); never printed
+  WUTS_BASE_URL       WUTS root URL (or --base-url)
+
+Participants are phone numbers with their country code in any usual spelling, user JIDs or LIDs;
+groups and communities are JIDs (<digits>@g.us, or just the digits).
 """
 
 
@@ -173,22 +191,44 @@ def _port(text: str) -> int:
     return value
 
 
-def _global_options() -> argparse.ArgumentParser:
+def _global_options(backend: str) -> argparse.ArgumentParser:
     """Return the options accepted before or after any command (their defaults are filled in later)."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("global options")
     suppress = argparse.SUPPRESS
+    group.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=suppress,
+        help="the API to talk to: graph (Meta's Cloud API, the default) or wuts (the WUTS gateway)",
+    )
     group.add_argument("--json", action="store_true", default=suppress, help="print JSON on stdout for scripts")
-    group.add_argument(
-        "--token-file", metavar="PATH", default=suppress, help="read the access token from PATH ($WA_ACCESS_TOKEN)"
-    )
-    group.add_argument(
-        "--phone-number-id", metavar="ID", default=suppress, help="business phone number id ($WA_PHONE_NUMBER_ID)"
-    )
-    group.add_argument(
-        "--base-url", metavar="URL", default=suppress, help="Graph root URL ($WA_BASE_URL, https://graph.facebook.com)"
-    )
-    group.add_argument("--api-version", metavar="VERSION", default=suppress, help="Graph API version ($WA_API_VERSION)")
+    if backend == "wuts":
+        group.add_argument(
+            "--token-file", metavar="PATH", default=suppress, help="read the WUTS token from PATH ($WUTS_TOKEN)"
+        )
+        group.add_argument(
+            "--base-url",
+            metavar="URL",
+            default=suppress,
+            help="WUTS root URL ($WUTS_BASE_URL, https://api.wuts.com.br)",
+        )
+    else:
+        group.add_argument(
+            "--token-file", metavar="PATH", default=suppress, help="read the access token from PATH ($WA_ACCESS_TOKEN)"
+        )
+        group.add_argument(
+            "--phone-number-id", metavar="ID", default=suppress, help="business phone number id ($WA_PHONE_NUMBER_ID)"
+        )
+        group.add_argument(
+            "--base-url",
+            metavar="URL",
+            default=suppress,
+            help="Graph root URL ($WA_BASE_URL, https://graph.facebook.com)",
+        )
+        group.add_argument(
+            "--api-version", metavar="VERSION", default=suppress, help="Graph API version ($WA_API_VERSION)"
+        )
     group.add_argument(
         "--timeout", metavar="SECONDS", type=_seconds, default=suppress, help="seconds per HTTP exchange (30)"
     )
@@ -206,12 +246,37 @@ def _bulk_options(parser: argparse.ArgumentParser, *, concurrency_help: str) -> 
     parser.add_argument("--resume", metavar="FILE", help="continue the job recorded in this report")
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    common = _global_options()
+#: Signature of the helper that adds a sub-command with the global options.
+_CommandAdder = Callable[..., argparse.ArgumentParser]
+
+
+def _backend_of(argv: Sequence[str]) -> str:
+    """Return the backend named by ``--backend`` (or an unambiguous prefix of it) anywhere in ``argv``.
+
+    The parser is built for that backend, so its help and its commands are the backend's own. An unknown name
+    gives ``graph`` here; the parser then refuses it.
+    """
+    backend = "graph"
+    for index, item in enumerate(argv):
+        if item == "--":
+            break
+        name, equals, value = item.partition("=")
+        if len(name) > len("--ba") and "--backend".startswith(name):
+            if not equals:
+                value = argv[index + 1] if index + 1 < len(argv) else ""
+            backend = value if value in BACKENDS else "graph"
+    return backend
+
+
+def _build_parser(backend: str = "graph") -> argparse.ArgumentParser:
+    common = _global_options(backend)
+    wuts = backend == "wuts"
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Manage WhatsApp groups through the WhatsApp Business Cloud API Groups API.",
-        epilog=_EXIT_STATUS_HELP,
+        description="Manage WhatsApp groups through the WUTS gateway (--backend wuts)."
+        if wuts
+        else "Manage WhatsApp groups through the WhatsApp Business Cloud API Groups API.",
+        epilog=_EXIT_STATUS_HELP + (_WUTS_ENVIRONMENT_HELP if wuts else _GRAPH_ENVIRONMENT_HELP),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],
     )
@@ -229,6 +294,119 @@ def _build_parser() -> argparse.ArgumentParser:
             **kwargs,
         )
 
+    if wuts:
+        _wuts_commands(commands, command)
+    else:
+        _graph_commands(commands, command)
+    return parser
+
+
+#: Commands of one backend only, by the backend that lacks them: their name -> the backend that has them.
+_ELSEWHERE: dict[str, dict[str, str]] = {
+    "graph": {"communities": "wuts"},
+    "wuts": {"join-requests": "graph", "webhooks": "graph", "demo": "graph"},
+}
+#: Global options that take a value (to find the command word).
+_VALUED_OPTIONS = ("--backend", "--token-file", "--base-url", "--phone-number-id", "--api-version", "--timeout")
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """Return the first word of ``argv`` that is not an option or an option's value."""
+    skip = False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item.startswith("-"):
+            skip = "=" not in item and any(len(item) > 3 and name.startswith(item) for name in _VALUED_OPTIONS)
+        else:
+            return item
+    return None
+
+
+#: The invite-link and participants actions both backends have: (name, summary).
+_INVITE_ACTIONS = (
+    ("get", "print the group's invite link"),
+    ("reset", "replace the invite link (earlier links stop working) and print the new one"),
+)
+_PARTICIPANT_ACTIONS = (("add", "add people to a group"), ("remove", "remove participants from a group"))
+_WUTS_PARTICIPANT_ACTIONS = (("promote", "make participants admins"), ("demote", "take admin rights from participants"))
+_USERS_HELP = {
+    "graph": "phone numbers (any usual spelling) or WhatsApp ids",
+    "wuts": "phone numbers (any usual spelling), user JIDs or LIDs",
+}
+
+
+def _group_actions(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    command: _CommandAdder,
+    name: str,
+    summary: str,
+    actions: Sequence[tuple[str, str]],
+    *,
+    group_metavar: str,
+    handler: Callable[[_Context], Awaitable[int]],
+    description: Callable[[str], str] | None = None,
+) -> list[argparse.ArgumentParser]:
+    """Add command ``name`` whose actions each take a group (the first argument); return their parsers."""
+    parent = commands.add_parser(name, help=summary)
+    children = parent.add_subparsers(dest="action", metavar="ACTION", required=True)
+    parsers = []
+    for action, action_summary in actions:
+        extra = {} if description is None else {"description": description(action_summary)}
+        sub = command(children, action, action_summary, **extra)
+        sub.add_argument("group_id", metavar=group_metavar)
+        sub.set_defaults(handler=handler)
+        parsers.append(sub)
+    return parsers
+
+
+def _participants_description(note: str) -> Callable[[str], str]:
+    def describe(summary: str) -> str:
+        return (
+            f"{summary[0].upper()}{summary[1:]}. Up to {PARTICIPANTS_PER_CALL} users make one call; "
+            f"more run as a bulk job in batches with a progress display and a report.{note}"
+        )
+
+    return describe
+
+
+def _users_arguments(sub: argparse.ArgumentParser, backend: str, *, required: bool = True) -> None:
+    sub.add_argument("users", metavar="USER", nargs="*", help=_USERS_HELP[backend])
+    sub.add_argument("--users-file", metavar="PATH", help="read more users from PATH, one a line ('-': stdin)")
+    sub.set_defaults(users_required=required)
+
+
+def _shared_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], command: _CommandAdder, backend: str
+) -> None:
+    """Add ``invite-link`` and ``participants``, whose actions both backends have (WUTS adds some, Graph one)."""
+    wuts = backend == "wuts"
+    metavar = "GROUP_JID" if wuts else "GROUP_ID"
+    _group_actions(
+        commands,
+        command,
+        "invite-link",
+        "get or reset a group's invite link" if wuts else "get, reset or delete a group's invite link",
+        _INVITE_ACTIONS if wuts else (*_INVITE_ACTIONS, ("delete", "delete the invite link")),
+        group_metavar=metavar,
+        handler=_cmd_wuts_invite_link if wuts else _cmd_invite_link,
+    )
+    note = " A participant WUTS does not report as handled counts as failed." if wuts else ""
+    for sub in _group_actions(
+        commands,
+        command,
+        "participants",
+        "add, remove, promote or demote participants" if wuts else "add or remove participants",
+        (*_PARTICIPANT_ACTIONS, *(_WUTS_PARTICIPANT_ACTIONS if wuts else ())),
+        group_metavar=metavar,
+        handler=_cmd_wuts_participants if wuts else _cmd_participants,
+        description=_participants_description(note),
+    ):
+        _users_arguments(sub, backend)
+        _bulk_options(sub, concurrency_help="batches sent at the same time in a bulk job (default: 8)")
+
+
+def _graph_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], command: _CommandAdder) -> None:
     # groups
     groups = commands.add_parser("groups", help="list, show, create, update and delete groups")
     groups_commands = groups.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -261,34 +439,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sub.add_argument("group_id", metavar="GROUP_ID")
     sub.set_defaults(handler=_cmd_groups_delete)
 
-    # invite-link
-    invite = commands.add_parser("invite-link", help="get, reset or delete a group's invite link")
-    invite_commands = invite.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for name, summary in (
-        ("get", "print the group's invite link"),
-        ("reset", "replace the invite link (earlier links stop working) and print the new one"),
-        ("delete", "delete the invite link"),
-    ):
-        sub = command(invite_commands, name, summary)
-        sub.add_argument("group_id", metavar="GROUP_ID")
-        sub.set_defaults(handler=_cmd_invite_link)
-
-    # participants
-    participants = commands.add_parser("participants", help="add or remove participants")
-    participants_commands = participants.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for name, summary in (("add", "add people to a group"), ("remove", "remove participants from a group")):
-        sub = command(
-            participants_commands,
-            name,
-            summary,
-            description=f"{summary[0].upper()}{summary[1:]}. Up to {PARTICIPANTS_PER_CALL} users make one call; "
-            "more run as a bulk job in batches with a progress display and a report.",
-        )
-        sub.add_argument("group_id", metavar="GROUP_ID")
-        sub.add_argument("users", metavar="USER", nargs="*", help="phone numbers (any usual spelling) or WhatsApp ids")
-        sub.add_argument("--users-file", metavar="PATH", help="read more users from PATH, one a line ('-': stdin)")
-        _bulk_options(sub, concurrency_help="batches sent at the same time in a bulk job (default: 8)")
-        sub.set_defaults(handler=_cmd_participants)
+    _shared_commands(commands, command, "graph")
 
     # join-requests
     join = commands.add_parser("join-requests", help="list, approve or reject join requests")
@@ -353,7 +504,66 @@ def _build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--seed", type=int, default=0, help="random seed of the generated data (default: 0)")
     sub.add_argument("--report", metavar="FILE", default=DEFAULT_DEMO_REPORT, help=f"default: {DEFAULT_DEMO_REPORT}")
     sub.set_defaults(handler=_cmd_demo)
-    return parser
+
+
+def _wuts_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], command: _CommandAdder) -> None:
+    """Add the commands of ``--backend wuts``: the operations both backends share, promote/demote, communities."""
+    # groups
+    groups = commands.add_parser("groups", help="list, show, create, update and leave groups")
+    groups_commands = groups.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub = command(groups_commands, "list", "list the groups the device belongs to")
+    sub.add_argument("--limit", type=_positive_int, metavar="N", help="show at most N groups")
+    sub.set_defaults(handler=_cmd_wuts_groups_list)
+    sub = command(groups_commands, "show", "show a group's info and participants")
+    sub.add_argument("group_id", metavar="GROUP_JID")
+    sub.set_defaults(handler=_cmd_wuts_groups_show)
+    sub = command(groups_commands, "create", "create a group with its first participants")
+    sub.add_argument("name", metavar="NAME")
+    _users_arguments(sub, "wuts")
+    sub.add_argument("--announcement", action="store_true", default=None, help="only admins send messages")
+    sub.add_argument("--locked", action="store_true", default=None, help="only admins edit the group's info")
+    sub.add_argument("--join-approval", action="store_true", default=None, help="new members need approval")
+    sub.add_argument("--community", action="store_true", default=None, help="create a community instead")
+    sub.add_argument("--parent", metavar="COMMUNITY_JID", help="attach the new group to this community")
+    sub.set_defaults(handler=_cmd_wuts_groups_create)
+    sub = command(groups_commands, "update", "change a group's name, topic or settings")
+    sub.add_argument("group_id", metavar="GROUP_JID")
+    sub.add_argument("--name", metavar="TEXT")
+    sub.add_argument("--topic", metavar="TEXT", help="the group's topic (its description)")
+    for flag, what in (
+        ("announcement", "only admins send messages"),
+        ("locked", "only admins edit the group's info"),
+        ("join-approval", "new members need approval"),
+    ):
+        sub.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, default=None, help=what)
+    sub.add_argument("--member-add-mode", metavar="MODE", help="who adds members: admin or all_members")
+    sub.set_defaults(handler=_cmd_wuts_groups_update)
+    sub = command(groups_commands, "leave", "make the device leave a group")
+    sub.add_argument("group_id", metavar="GROUP_JID")
+    sub.set_defaults(handler=_cmd_wuts_groups_leave)
+
+    _shared_commands(commands, command, "wuts")
+
+    # communities
+    communities = commands.add_parser("communities", help="create communities, manage their members and groups")
+    community_commands = communities.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub = command(community_commands, "create", "create a community (WUTS adds its announcement group)")
+    sub.add_argument("name", metavar="NAME")
+    _users_arguments(sub, "wuts", required=False)
+    sub.set_defaults(handler=_cmd_wuts_communities_create)
+    for name, summary in (("add", "add members to a community"), ("remove", "remove members from a community")):
+        sub = command(community_commands, name, summary)
+        sub.add_argument("group_id", metavar="COMMUNITY_JID")
+        _users_arguments(sub, "wuts")
+        sub.set_defaults(handler=_cmd_wuts_communities_members)
+    for name, summary in (
+        ("link", "attach an existing group to a community"),
+        ("unlink", "detach a group from a community"),
+    ):
+        sub = command(community_commands, name, summary)
+        sub.add_argument("community", metavar="COMMUNITY_JID")
+        sub.add_argument("group_id", metavar="GROUP_JID")
+        sub.set_defaults(handler=_cmd_wuts_communities_link)
 
 
 # ------------------------------------------------------------------------------------------- credentials
@@ -364,7 +574,7 @@ def _env(name: str) -> str | None:
     return value or None
 
 
-def _load_token(ctx: _Context) -> str:
+def _load_token(ctx: _Context, variable: str = "WA_ACCESS_TOKEN", what: str = "access token") -> str:
     path = ctx.option("token_file")
     if path is not None:
         try:
@@ -376,9 +586,9 @@ def _load_token(ctx: _Context) -> str:
         if not token:
             raise _usage(f"the token file {path} is empty")
     else:
-        token = os.environ.get("WA_ACCESS_TOKEN", "").strip()
+        token = os.environ.get(variable, "").strip()
         if not token:
-            raise _usage("no access token: set WA_ACCESS_TOKEN or pass --token-file PATH")
+            raise _usage(f"no {what}: set {variable} or pass --token-file PATH")
     ctx.secrets.append(token)
     return token
 
@@ -397,12 +607,25 @@ def _client(ctx: _Context, *, needs_phone: bool = False) -> GroupsClient:
     api_version = ctx.option("api_version") or _env("WA_API_VERSION")
     if api_version:
         kwargs["api_version"] = api_version
+    return GroupsClient(token, **kwargs, **_timeout(ctx))
+
+
+def _timeout(ctx: _Context) -> dict[str, Any]:
     timeout = ctx.option("timeout")
-    if timeout is not None:
-        if timeout <= 0:
-            raise _usage("--timeout must be more than 0 seconds")
-        kwargs["timeout"] = timeout
-    return GroupsClient(token, **kwargs)
+    if timeout is None:
+        return {}
+    if timeout <= 0:
+        raise _usage("--timeout must be more than 0 seconds")
+    return {"timeout": timeout}
+
+
+def _wuts_client(ctx: _Context) -> WutsClient:
+    token = _load_token(ctx, "WUTS_TOKEN", "WUTS token")
+    kwargs = _timeout(ctx)
+    base_url = ctx.option("base_url") or _env("WUTS_BASE_URL")
+    if base_url:
+        kwargs["base_url"] = base_url
+    return WutsClient(token, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------- commands
@@ -532,33 +755,62 @@ def _read_users_file(path: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
-async def _cmd_participants(ctx: _Context) -> int:
+def _users(ctx: _Context) -> list[str]:
+    """Return the users of the command line and of ``--users-file``; one is required unless resuming."""
     args = ctx.args
-    action: Literal["add", "remove"] = args.action
     users = list(args.users)
     if args.users_file is not None:
         users += _read_users_file(args.users_file)
-    if not users and args.resume is None:
-        raise _usage(f"participants {action} needs at least one USER (or --users-file PATH)")
-    bulk = len(users) > PARTICIPANTS_PER_CALL or args.resume is not None or args.report is not None
+    if not users and getattr(args, "users_required", True) and ctx.option("resume") is None:
+        raise _usage(f"{args.command} {args.action} needs at least one USER (or --users-file PATH)")
+    return users
+
+
+def _is_bulk(args: argparse.Namespace, users: list[str]) -> bool:
+    return len(users) > PARTICIPANTS_PER_CALL or args.resume is not None or args.report is not None
+
+
+#: Run a participants bulk job: (items, resume, result, progress) -> awaitable.
+_ParticipantsJob = Callable[[list[str], BulkResult | None, BulkResult, ProgressDisplay], Awaitable[object]]
+
+
+async def _participants_bulk(ctx: _Context, operation: str, normalised: list[str], run: _ParticipantsJob) -> int:
+    """Run a participants bulk job of either backend with a progress display and a report."""
+    args = ctx.args
+    resume = _load_result(args.resume, operation, normalised) if args.resume else None
+    result = BulkResult()
+    expected = normalised + (resume.retry_items() if resume is not None else [])
+    return await _bulk(
+        ctx,
+        label=operation,
+        total=len(set(normalised)) if resume is None else len(resume.retry_items()),
+        target=result,
+        path=_report_path(args),
+        job=lambda progress: run(normalised, resume, result, progress),
+        settle=lambda: _account_missing(result, expected),
+    )
+
+
+async def _cmd_participants(ctx: _Context) -> int:
+    args = ctx.args
+    action: Literal["add", "remove"] = args.action
+    users = _users(ctx)
     async with _client(ctx) as client:
-        if not bulk:
+        if not _is_bulk(args, users):
             send = client.add_participants if action == "add" else client.remove_participants
             operation = await send(args.group_id, users)
             what = f"{len(users)} participant(s) {'to' if action == 'add' else 'from'} group {args.group_id}"
             _print_operation(ctx, operation, f"{'Adding' if action == 'add' else 'Removing'} {what} accepted")
             return EXIT_OK
-        normalised = [normalise_user(user, "users") for user in users]
-        resume = _load_result(args.resume, f"{action}_participants", normalised) if args.resume else None
-        result = BulkResult()
-        expected = normalised + (resume.retry_items() if resume is not None else [])
 
-        def job(progress: ProgressDisplay) -> Awaitable[object]:
+        def run(
+            items: list[str], resume: BulkResult | None, result: BulkResult, progress: ProgressDisplay
+        ) -> Awaitable[object]:
             return run_participants(
                 client,
                 action,
                 args.group_id,
-                normalised,
+                items,
                 concurrency=args.concurrency or 8,
                 batch_size=PARTICIPANTS_PER_CALL,
                 on_progress=progress,
@@ -566,15 +818,8 @@ async def _cmd_participants(ctx: _Context) -> int:
                 result=result,
             )
 
-        return await _bulk(
-            ctx,
-            label=f"{action}_participants",
-            total=len(set(normalised)) if resume is None else len(resume.retry_items()),
-            target=result,
-            path=_report_path(args),
-            job=job,
-            settle=lambda: _account_missing(result, expected),
-        )
+        normalised = [normalise_user(user, "users") for user in users]
+        return await _participants_bulk(ctx, f"{action}_participants", normalised, run)
 
 
 async def _cmd_join_requests_list(ctx: _Context) -> int:
@@ -697,6 +942,221 @@ async def _cmd_webhooks_serve(ctx: _Context) -> int:
         )
     except OSError as error:
         raise _CommandError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+    return EXIT_OK
+
+
+# -------------------------------------------------------------------------------------------- WUTS backend
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{format_count(count)} {noun}{'s' if count != 1 else ''}"
+
+
+def _role(participant: GroupParticipant) -> str:
+    if participant.is_super_admin:
+        return "super admin"
+    return "admin" if participant.is_admin else "member"
+
+
+async def _cmd_wuts_groups_list(ctx: _Context) -> int:
+    async with _wuts_client(ctx) as client:
+        groups = await client.list_groups()
+    groups = groups[: ctx.args.limit] if ctx.args.limit else groups
+    if ctx.json:
+        ctx.out_json(jsonable(groups))
+    elif not groups:
+        ctx.out("No groups.")
+    else:
+        rows = [(group.jid, group.name, group.members_count, group.created_at) for group in groups]
+        ctx.out(format_table(("GROUP JID", "NAME", "MEMBERS", "CREATED (UTC)"), rows, cut={1}))
+        ctx.out(_plural(len(groups), "group"))
+    return EXIT_OK
+
+
+def _print_wuts_group(ctx: _Context, group: Group) -> None:
+    if ctx.json:
+        ctx.out_json(jsonable(group))
+        return
+    pairs: list[tuple[str, object]] = [
+        (label, value)
+        for label, value in (
+            ("jid", group.jid),
+            ("name", group.name),
+            ("topic", group.topic),
+            ("owner", group.owner),
+            ("created (UTC)", group.created_at),
+            ("announcement", group.is_announce),
+            ("locked", group.is_locked),
+            ("join approval", group.join_approval),
+            ("members", group.members_count),
+        )
+        if value is not None
+    ]
+    ctx.out(key_value_table(pairs))
+    if group.participants:
+        ctx.out()
+        rows = [(p.jid, p.phone_number, _role(p)) for p in group.participants]
+        ctx.out(format_table(("JID", "PHONE NUMBER", "ROLE"), rows))
+
+
+async def _cmd_wuts_groups_show(ctx: _Context) -> int:
+    async with _wuts_client(ctx) as client:
+        _print_wuts_group(ctx, await client.get_group(ctx.args.group_id))
+    return EXIT_OK
+
+
+async def _cmd_wuts_groups_create(ctx: _Context) -> int:
+    args = ctx.args
+    users = _users(ctx)
+    async with _wuts_client(ctx) as client:
+        group = await client.create_group(
+            args.name,
+            users,
+            announcement=args.announcement,
+            locked=args.locked,
+            join_approval=args.join_approval,
+            community=args.community,
+            parent_jid=args.parent,
+        )
+    if not ctx.json:
+        ctx.out(f"Created {'community' if args.community else 'group'} {group.jid}.")
+    _print_wuts_group(ctx, group)
+    return EXIT_OK
+
+
+async def _cmd_wuts_groups_update(ctx: _Context) -> int:
+    args = ctx.args
+    changes = {
+        "name": args.name,
+        "topic": args.topic,
+        "announcement": args.announcement,
+        "locked": args.locked,
+        "join_approval": args.join_approval,
+        "member_add_mode": args.member_add_mode,
+    }
+    if all(value is None for value in changes.values()):
+        raise _usage(
+            "groups update needs at least one of --name, --topic, --[no-]announcement, --[no-]locked, "
+            "--[no-]join-approval or --member-add-mode"
+        )
+    async with _wuts_client(ctx) as client:
+        group = await client.update_group(args.group_id, **changes)
+    if not ctx.json:
+        ctx.out(f"Updated group {group.jid}.")
+    _print_wuts_group(ctx, group)
+    return EXIT_OK
+
+
+async def _cmd_wuts_groups_leave(ctx: _Context) -> int:
+    async with _wuts_client(ctx) as client:
+        await client.leave_group(ctx.args.group_id)
+    if ctx.json:
+        ctx.out_json({"group_jid": ctx.args.group_id, "left": True})
+    else:
+        ctx.out(f"The device left group {ctx.args.group_id}.")
+    return EXIT_OK
+
+
+async def _cmd_wuts_invite_link(ctx: _Context) -> int:
+    args = ctx.args
+    async with _wuts_client(ctx) as client:
+        send = client.reset_invite_link if args.action == "reset" else client.get_invite_link
+        link = await send(args.group_id)
+    if ctx.json:
+        ctx.out_json(jsonable(link))
+    else:
+        ctx.out(str(link))
+    return EXIT_OK
+
+
+def _print_outcomes(
+    ctx: _Context, operation: str, action: ParticipantAction, sent: list[str], answer: ParticipantsResult
+) -> int:
+    """Print which participants one call handled; exit 1 when WUTS did not handle them all."""
+    succeeded, failed = participant_outcomes(action, sent, answer)
+    if ctx.json:
+        ctx.out_json({"action": operation, "succeeded": succeeded, "failed": failed, "answer": jsonable(answer)})
+    else:
+        done = {ParticipantAction.ADD: "added", ParticipantAction.REMOVE: "removed"}.get(action, f"{action.value}d")
+        rows = [(item, done if item in succeeded else f"failed: {failed[item]}") for item in sent]
+        ctx.out(format_table(("PARTICIPANT", "RESULT"), rows))
+        ctx.out(f"{operation}: {format_count(len(succeeded))} of {_plural(len(sent), 'participant')} {done}")
+    return EXIT_OK if not failed else EXIT_FAILED
+
+
+async def _cmd_wuts_participants(ctx: _Context) -> int:
+    args = ctx.args
+    action = ParticipantAction(args.action)
+    operation = PARTICIPANT_OPERATIONS[action]
+    users = _users(ctx)
+    async with _wuts_client(ctx) as client:
+        if not _is_bulk(args, users):
+            single = {
+                ParticipantAction.ADD: client.add_participants,
+                ParticipantAction.REMOVE: client.remove_participants,
+                ParticipantAction.PROMOTE: client.promote_participants,
+                ParticipantAction.DEMOTE: client.demote_participants,
+            }[action]
+            sent = check_participants(users, "users")
+            return _print_outcomes(ctx, operation, action, sent, await single(args.group_id, sent))
+        bulk = {
+            ParticipantAction.ADD: client.bulk_add_participants,
+            ParticipantAction.REMOVE: client.bulk_remove_participants,
+            ParticipantAction.PROMOTE: client.bulk_promote,
+            ParticipantAction.DEMOTE: client.bulk_demote,
+        }[action]
+
+        def run(
+            items: list[str], resume: BulkResult | None, result: BulkResult, progress: ProgressDisplay
+        ) -> Awaitable[object]:
+            return bulk(
+                args.group_id,
+                items,
+                concurrency=args.concurrency or 8,
+                on_progress=progress,
+                resume=resume,
+                result=result,
+            )
+
+        normalised = [normalise_participant(user, "users") for user in users]
+        return await _participants_bulk(ctx, operation, normalised, run)
+
+
+async def _cmd_wuts_communities_create(ctx: _Context) -> int:
+    args = ctx.args
+    async with _wuts_client(ctx) as client:
+        community = await client.create_community(args.name, _users(ctx))
+    if ctx.json:
+        ctx.out_json({"jid": community.jid, "name": community.name, "community": jsonable(dict(community.raw))})
+    else:
+        ctx.out(f"Created community {community.jid or '(WUTS did not say its JID)'} ({community.name or args.name}).")
+    return EXIT_OK
+
+
+async def _cmd_wuts_communities_members(ctx: _Context) -> int:
+    args = ctx.args
+    action = ParticipantAction(args.action)
+    sent = check_participants(_users(ctx), "users")
+    async with _wuts_client(ctx) as client:
+        if action is ParticipantAction.ADD:
+            answer = await client.add_community_participants(args.group_id, sent)
+        else:
+            answer = await client.remove_community_participants(args.group_id, sent)
+    return _print_outcomes(ctx, f"{action.value}_community_participants", action, sent, answer)
+
+
+async def _cmd_wuts_communities_link(ctx: _Context) -> int:
+    args = ctx.args
+    link = args.action == "link"
+    async with _wuts_client(ctx) as client:
+        await (client.link_group if link else client.unlink_group)(args.community, args.group_id)
+    if ctx.json:
+        ctx.out_json({"community_jid": args.community, "group_jid": args.group_id, "linked": link})
+    else:
+        ctx.out(
+            f"{'Linked' if link else 'Unlinked'} group {args.group_id} {'to' if link else 'from'} community "
+            f"{args.community}."
+        )
     return EXIT_OK
 
 
@@ -1059,9 +1519,15 @@ def _logging_handler(verbose: bool, stream: TextIO) -> tuple[logging.Logger, log
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``wa-groups`` command with ``argv`` (default: ``sys.argv[1:]``) and return its exit status."""
-    parser = _build_parser()
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    backend = _backend_of(arguments)
+    elsewhere = _ELSEWHERE[backend].get(_command_word(arguments) or "")
+    if elsewhere is not None:
+        sys.stderr.write(f"{PROG}: error: '{_command_word(arguments)}' needs --backend {elsewhere}\n")
+        return EXIT_USAGE
+    parser = _build_parser(backend)
     try:
-        args = parser.parse_args(None if argv is None else list(argv))
+        args = parser.parse_args(arguments)
     except SystemExit as stop:
         code = stop.code
         return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_USAGE)

@@ -7,13 +7,16 @@ pytest-asyncio installed, the ``fake_graph`` fixture gives each test a running f
 
 from wa_groups.testing._graph import FakeGraphAPI, FakeGroup, FakeJoinRequest
 from wa_groups.testing._server import Fault, IndexedDict, RecordedRequest, ServerStats
+from wa_groups.testing._wuts import FakeWutsAPI, WutsFault
 
 __all__ = [
     "FakeGraphAPI",
     "FakeGroup",
     "FakeJoinRequest",
+    "FakeWutsAPI",
     "Fault",
     "IndexedDict",
     "RecordedRequest",
     "ServerStats",
+    "WutsFault",
 ]

@@ -1,0 +1,529 @@
+"""The WUTS groups protocol, with no I/O: endpoints, input checks, request bodies, error mapping and decoding.
+
+WUTS (https://docs.wuts.com.br) is a multi-tenant linked-device gateway. Its answers are flat JSON objects:
+``{"success": true, ...fields}`` on success and the envelope ``{"success": false, "error", "error_code",
+"timestamp", "validation": [...]}`` on failure. ``wa_groups._http.Transport`` sends the requests built here and
+hands the answers to :func:`decode_response`.
+
+Details WUTS's reference leaves open are each settled by one constant or one function in the section
+"Chosen readings" below, so a correction is a one-line change there.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any, Final, TypeVar
+
+import cattrs
+
+from .._converter import _to_optional_bool, make_converter
+from .._protocol import _as_text, error_class_for, retry_after_seconds
+from .._request import Endpoint, build_request
+from ..errors import (
+    APIError,
+    ClientValidationError,
+    DeviceNotReadyError,
+    InvalidRequestError,
+    RateLimitError,
+    ResponseError,
+)
+from .models import (
+    Community,
+    FieldError,
+    Group,
+    GroupParticipant,
+    InviteLink,
+    JoinResult,
+    MemberAddMode,
+    ParticipantAction,
+    ParticipantsResult,
+)
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL: Final = "https://api.wuts.com.br"
+
+# ------------------------------------------------------------------------------------------------- endpoints
+
+#: One table for every operation. ``repeatable=False`` operations (the two creations) are never sent again after
+#: a failure that may have taken effect. Promote and demote use the add route with an ``action`` override.
+ENDPOINTS: Final[Mapping[str, Endpoint]] = {
+    "list_groups": Endpoint("GET", "/groups", repeatable=True),
+    "create_group": Endpoint("POST", "/groups", repeatable=False),
+    "get_group": Endpoint("GET", "/groups/{jid}", repeatable=True),
+    "update_group": Endpoint("PATCH", "/groups/{jid}", repeatable=True),
+    "add_participants": Endpoint("POST", "/groups/{jid}/participants", repeatable=True),
+    "remove_participants": Endpoint("DELETE", "/groups/{jid}/participants", repeatable=True),
+    "promote_participants": Endpoint("POST", "/groups/{jid}/participants", repeatable=True),
+    "demote_participants": Endpoint("POST", "/groups/{jid}/participants", repeatable=True),
+    "leave_group": Endpoint("DELETE", "/groups/{jid}/leave", repeatable=True),
+    "get_invite_link": Endpoint("GET", "/groups/{jid}/invite", repeatable=True),
+    "reset_invite_link": Endpoint("POST", "/groups/{jid}/invite/reset", repeatable=True),
+    "join_group": Endpoint("POST", "/groups/join", repeatable=True),
+    "set_ephemeral": Endpoint("PUT", "/groups/{jid}/ephemeral", repeatable=True),
+    "set_group_picture": Endpoint("POST", "/groups/{jid}/picture", repeatable=True),
+    "create_community": Endpoint("POST", "/communities", repeatable=False),
+    "add_community_participants": Endpoint("POST", "/communities/{jid}/participants", repeatable=True),
+    "remove_community_participants": Endpoint("DELETE", "/communities/{jid}/participants", repeatable=True),
+    # Chosen reading: WUTS names these two routes (POST and DELETE, community JID in the path, child group JID
+    # in the body) but their paths are not in its published reference.
+    "link_group": Endpoint("POST", "/communities/{jid}/groups", repeatable=True),
+    "unlink_group": Endpoint("DELETE", "/communities/{jid}/groups", repeatable=True),
+}
+
+#: Build the request of an operation of :data:`ENDPOINTS`: ``build(operation, json=..., jid=...)``.
+build: Final = functools.partial(build_request, ENDPOINTS)
+
+#: The operation of each participant action on a group.
+PARTICIPANT_OPERATIONS: Final[Mapping[ParticipantAction, str]] = {
+    ParticipantAction.ADD: "add_participants",
+    ParticipantAction.REMOVE: "remove_participants",
+    ParticipantAction.PROMOTE: "promote_participants",
+    ParticipantAction.DEMOTE: "demote_participants",
+}
+
+#: The disappearing-message timers WUTS accepts, in seconds: off, 24 hours, 7 days, 90 days.
+EPHEMERAL_DURATIONS: Final = (0, 86_400, 604_800, 7_776_000)
+
+#: Participants per call in bulk jobs (the batches of ``wa_groups.bulk``).
+BULK_BATCH_SIZE: Final = 8
+
+# ------------------------------------------------------------------------------------------- chosen readings
+
+#: Digits a phone number has once spaces, dashes, dots, parentheses and a leading ``+`` are removed. WUTS
+#: states the rule for phone fields in general; that it holds for group participants is this library's reading.
+PHONE_DIGITS: Final = range(10, 16)
+
+#: Most participants one call accepts; WUTS documents no limit, so ``None`` checks none.
+PARTICIPANTS_PER_CALL: Final[int | None] = None
+
+#: JSON key of the child group's JID in the link and unlink bodies (undocumented; see ``link_group`` above).
+LINK_GROUP_FIELD: Final = "group_jid"
+
+#: JSON key of the invite code in ``POST /groups/join`` (WUTS names the code but not its key).
+JOIN_CODE_FIELD: Final = "code"
+
+#: ``update_group`` keyword -> JSON key. ``name``, ``topic``, ``announcement`` and ``member_add_mode`` appear in
+#: WUTS's example; ``description``, ``locked`` and ``join_approval`` are read from the create options.
+UPDATE_FIELDS: Final[Mapping[str, str]] = {
+    "name": "name",
+    "topic": "topic",
+    "description": "description",
+    "announcement": "announcement",
+    "locked": "locked",
+    "join_approval": "join_approval",
+    "member_add_mode": "member_add_mode",
+}
+
+#: Whether the community participant routes are sent an ``action`` field (WUTS does not say they take one).
+COMMUNITY_SENDS_ACTION: Final = False
+
+#: WUTS ``error_code`` -> class, consulted before the HTTP status (whose value for these codes is undocumented).
+ERROR_CODE_CLASSES: Final[Mapping[str, type[APIError]]] = {
+    "DEVICE_NOT_READY": DeviceNotReadyError,
+}
+
+# ---------------------------------------------------------------------------------------------- input checks
+
+_GROUP_JID = re.compile(r"^(\d+(?:-\d+)?)(?:@g\.us)?$", re.IGNORECASE)
+_PHONE = re.compile(r"^\+?[\d\s().\-]+$")
+_USER_JID = re.compile(r"^(\d+)@(?:s\.whatsapp\.net|c\.us)$", re.IGNORECASE)
+_LID = re.compile(r"^([0-9a-z]+)@lid$", re.IGNORECASE)
+_INVITE_CODE = re.compile(r"^[0-9A-Za-z]{10,64}$")
+_INVITE_PREFIX: Final = "https://chat.whatsapp.com/"
+
+
+def check_group_jid(value: object, argument: str = "group_jid") -> str:
+    """Return a group or community JID as ``<digits>@g.us``; the bare digits are accepted too."""
+    found = _GROUP_JID.match(value.strip()) if isinstance(value, str) else None
+    if found is None:
+        raise ClientValidationError(
+            f"{argument} must be a group JID such as '120363039000000000@g.us', got {value!r}", argument=argument
+        )
+    return f"{found.group(1)}@g.us"
+
+
+def _phone_jid(digits: str) -> str | None:
+    if len(digits) in PHONE_DIGITS and not digits.startswith("0"):
+        return f"{digits}@s.whatsapp.net"
+    return None
+
+
+def participant_jid(value: str) -> str | None:
+    """Return the JID a participant written as a phone, user JID or LID stands for, or ``None``.
+
+    ``"+55 (11) 99999-9999"``, ``"5511999999999"`` and ``"5511999999999@s.whatsapp.net"`` all give
+    ``"5511999999999@s.whatsapp.net"``; ``"123@lid"`` stays ``"123@lid"``.
+    """
+    text = value.strip()
+    if _PHONE.match(text):
+        return _phone_jid(re.sub(r"\D", "", text))
+    user = _USER_JID.match(text)
+    if user is not None:
+        return _phone_jid(user.group(1))
+    lid = _LID.match(text)
+    return f"{lid.group(1)}@lid" if lid is not None else None
+
+
+def normalise_participant(value: object, argument: str = "participants") -> str:
+    """Return a participant as the user JID (or ``@lid`` id) sent to WUTS, or raise naming the value.
+
+    Accepted: a phone number with its country code in any usual spelling (``+55 (11) 99999-9999``), a user JID
+    (``5511999999999@s.whatsapp.net``, ``@c.us`` too) or a LID (``…@lid``).
+    """
+    jid = participant_jid(value) if isinstance(value, str) else None
+    if jid is None:
+        raise ClientValidationError(
+            f"{argument}: {value!r} is not a participant WUTS accepts: give a phone number with its country code "
+            f"({PHONE_DIGITS.start} to {PHONE_DIGITS.stop - 1} digits, e.g. '+55 11 99999-9999'), a user JID "
+            "('5511999999999@s.whatsapp.net') or a LID ('…@lid')",
+            argument=argument,
+        )
+    return jid
+
+
+def check_participants(values: object, argument: str = "participants", *, allow_empty: bool = False) -> list[str]:
+    """Return distinct normalised participants (at least one unless ``allow_empty``), or raise."""
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise ClientValidationError(
+            f"{argument} must be a list of phone numbers, JIDs or LIDs, got {values!r}", argument=argument
+        )
+    given = list(values)
+    jids: dict[str, object] = {}
+    for value in given:
+        jid = normalise_participant(value, argument)
+        if jid in jids:
+            raise ClientValidationError(
+                f"{argument}: {value!r} and {jids[jid]!r} are the same participant", argument=argument
+            )
+        jids[jid] = value
+    if not jids and not allow_empty:
+        raise ClientValidationError(f"{argument} must hold at least one participant", argument=argument)
+    if PARTICIPANTS_PER_CALL is not None and len(jids) > PARTICIPANTS_PER_CALL:
+        raise ClientValidationError(
+            f"{argument} may hold at most {PARTICIPANTS_PER_CALL} participants per call (use the bulk helpers)",
+            argument=argument,
+        )
+    return list(jids)
+
+
+def check_name(value: object, argument: str = "name") -> str:
+    """Return a group or community name trimmed; it must not be empty."""
+    if not isinstance(value, str) or not value.strip():
+        raise ClientValidationError(f"{argument} must be a non-empty string, got {value!r}", argument=argument)
+    return value.strip()
+
+
+def check_text(value: object, argument: str) -> str:
+    """Return ``value`` if it is a string (it may be empty, e.g. to clear a topic)."""
+    if not isinstance(value, str):
+        raise ClientValidationError(f"{argument} must be a string, got {value!r}", argument=argument)
+    return value
+
+
+def check_flag(value: object, argument: str) -> bool:
+    """Return ``value`` if it is a bool."""
+    if not isinstance(value, bool):
+        raise ClientValidationError(f"{argument} must be True or False, got {value!r}", argument=argument)
+    return value
+
+
+def check_member_add_mode(value: object) -> str:
+    """Return the wire value of a member-add mode: a :class:`MemberAddMode` or any non-empty string."""
+    if isinstance(value, MemberAddMode):
+        return value.value
+    if not isinstance(value, str) or not value.strip():
+        allowed = ", ".join(repr(mode.value) for mode in MemberAddMode)
+        raise ClientValidationError(
+            f"member_add_mode must be {allowed} (or another value WUTS accepts), got {value!r}",
+            argument="member_add_mode",
+        )
+    return value.strip()
+
+
+def check_ephemeral(value: object) -> int:
+    """Return a disappearing-message timer in seconds; only 0, 86400, 604800 and 7776000 are accepted."""
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds in EPHEMERAL_DURATIONS:
+        return int(seconds)
+    allowed = ", ".join(str(duration) for duration in EPHEMERAL_DURATIONS)
+    raise ClientValidationError(
+        f"duration must be one of {allowed} seconds (off, 24 hours, 7 days, 90 days), got {value!r}",
+        argument="duration",
+    )
+
+
+def check_invite(value: object) -> str:
+    """Return an invite link as ``https://chat.whatsapp.com/<code>``; the bare code is accepted too."""
+    text = value.strip() if isinstance(value, str) else ""
+    for prefix in (_INVITE_PREFIX, "http://chat.whatsapp.com/", "chat.whatsapp.com/"):
+        if text.startswith(prefix):
+            text = re.split(r"[?#]", text[len(prefix) :], maxsplit=1)[0].rstrip("/")
+            break
+    if not _INVITE_CODE.match(text):
+        raise ClientValidationError(
+            f"link must be a WhatsApp invite link (https://chat.whatsapp.com/<code>) or its code, got {value!r}",
+            argument="link",
+        )
+    return _INVITE_PREFIX + text
+
+
+def check_code(value: object, argument: str = "code") -> str:
+    """Return an invite code if it is a non-empty string without whitespace."""
+    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value.strip()):
+        raise ClientValidationError(f"{argument} must be a non-empty invite code, got {value!r}", argument=argument)
+    return value.strip()
+
+
+def encode_picture(picture: bytes | str | os.PathLike[str]) -> str:
+    """Return a JPEG picture (bytes or a path) as base64 text; WUTS documents no size or dimension limit."""
+    if isinstance(picture, (bytes, bytearray, memoryview)):
+        data = bytes(picture)
+    elif isinstance(picture, (str, os.PathLike)):
+        try:
+            with open(picture, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise ClientValidationError(f"picture cannot be read: {exc.strerror}", argument="picture") from None
+    else:
+        kind = type(picture).__name__
+        raise ClientValidationError(f"picture must be a path or bytes, got {kind}", argument="picture")
+    if not data.startswith(b"\xff\xd8\xff"):
+        raise ClientValidationError("picture must be a JPEG image", argument="picture")
+    return base64.b64encode(data).decode("ascii")
+
+
+# ---------------------------------------------------------------------------------------------- request bodies
+
+
+def participants_body(participants: list[str], action: ParticipantAction | None) -> dict[str, Any]:
+    """Return a participants body; ``action`` is sent when given (WUTS's override of the route's default)."""
+    body: dict[str, Any] = {"participants": participants}
+    if action is not None:
+        body["action"] = action.value
+    return body
+
+
+def create_body(name: str, participants: list[str], options: Mapping[str, bool | str | None]) -> dict[str, Any]:
+    """Return the create-group body; only the options given are sent, so WUTS's defaults apply to the others."""
+    body: dict[str, Any] = {"name": name, "participants": participants}
+    chosen = {key: value for key, value in options.items() if value is not None}
+    if chosen:
+        body["options"] = chosen
+    return body
+
+
+# ---------------------------------------------------------------------------------------------------- errors
+
+
+def field_errors(validation: object) -> tuple[FieldError, ...]:
+    """Decode the envelope's ``validation`` list (anything else gives an empty tuple)."""
+    if not isinstance(validation, list):
+        return ()
+    return tuple(
+        FieldError(field=_as_text(item.get("field")), message=_as_text(item.get("message")), value=item.get("value"))
+        if isinstance(item, Mapping)
+        else FieldError(message=_as_text(item))
+        for item in validation
+    )
+
+
+def error_class(error_code: str | None, http_status: int | None) -> type[APIError]:
+    """Return the exception class for a WUTS error: by ``error_code`` first, then by HTTP status."""
+    if error_code is not None and error_code in ERROR_CODE_CLASSES:
+        return ERROR_CODE_CLASSES[error_code]
+    return error_class_for(None, http_status)
+
+
+def wuts_error(
+    envelope: Mapping[str, Any],
+    *,
+    http_status: int | None,
+    headers: Mapping[str, str] | None = None,
+    operation: str | None = None,
+) -> APIError:
+    """Build the typed exception for a WUTS error envelope.
+
+    The ``error_code`` goes to ``error.type``, the ``validation`` list to ``error.details`` (as text) and, typed,
+    to :func:`wa_groups.wuts.validation_errors`; the whole envelope is ``error.raw``.
+    """
+    code = _as_text(envelope.get("error_code")) or None
+    cls = error_class(code, http_status)
+    issues = field_errors(envelope.get("validation"))
+    message = _as_text(envelope.get("error")) or _as_text(envelope.get("message"))
+    if not message:
+        message = f"{operation or 'request'}: WUTS answered HTTP {http_status} without an error message"
+    retry_after = retry_after_seconds(headers) if headers is not None and issubclass(cls, RateLimitError) else None
+    return cls(
+        message,
+        http_status=http_status,
+        type=code,
+        details="; ".join(str(issue) for issue in issues) or None,
+        retry_after=retry_after,
+        operation=operation,
+        raw=envelope,
+    )
+
+
+def validation_errors(error: BaseException) -> tuple[FieldError, ...]:
+    """Return the fields WUTS refused, from an error raised by a :class:`~wa_groups.wuts.WutsClient` call."""
+    raw = getattr(error, "raw", None)
+    return field_errors(raw.get("validation")) if isinstance(raw, Mapping) else ()
+
+
+# -------------------------------------------------------------------------------------------------- decoding
+
+_EXCERPT: Final = 200
+
+
+def decode_response(status: int, headers: Mapping[str, str], raw: bytes, operation: str) -> Any:
+    """Return the decoded JSON of a successful answer, or raise the error the answer carries.
+
+    An answer fails when its status is 400 or more or when it says ``"success": false`` (whatever the status).
+
+    Raises:
+        APIError: A WUTS error (the subclass follows ``error_code``, then the HTTP status).
+        ResponseError: The body is not JSON (e.g. a proxy's HTML page).
+
+    """
+    try:
+        decoded = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError):
+        excerpt = raw[:_EXCERPT].decode("utf-8", "replace")
+        raise ResponseError(f"{operation}: the answer is not JSON", http_status=status, body_excerpt=excerpt) from None
+    envelope: Mapping[str, Any] = decoded if isinstance(decoded, Mapping) else {}
+    if status >= 400 or envelope.get("success") in (False, "false"):
+        raise wuts_error(envelope, http_status=status, headers=headers, operation=operation)
+    return decoded
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = make_converter()
+    converter.register_structure_hook(bool, lambda value, _: bool(_to_optional_bool(value, bool)))
+    return converter
+
+
+CONVERTER: Final = _make_converter()
+
+
+def _structure(data: Any, cls: type[T], operation: str) -> T:
+    try:
+        return CONVERTER.structure(data, cls)
+    except (cattrs.BaseValidationError, TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise ResponseError(f"{operation}: unexpected answer shape ({type(exc).__name__})") from None
+
+
+def _field(decoded: Any, key: str, operation: str) -> Any:
+    if not isinstance(decoded, Mapping) or key not in decoded:
+        raise ResponseError(f"{operation}: the answer has no {key!r}")
+    return decoded[key]
+
+
+def decode_group(decoded: Any, operation: str) -> Group:
+    """Decode an answer carrying one ``group`` object."""
+    return _structure(_field(decoded, "group", operation), Group, operation)
+
+
+def decode_groups(decoded: Any) -> list[Group]:
+    """Decode ``GET /groups`` (the whole list: WUTS does not page it)."""
+    groups = _field(decoded, "groups", "list_groups")
+    return _structure(groups if groups is not None else [], list[Group], "list_groups")
+
+
+def decode_participants(decoded: Any, action: ParticipantAction, operation: str) -> ParticipantsResult:
+    """Decode a participants answer: ``participants[]`` and, for communities, ``jid`` and ``action``."""
+    items = _field(decoded, "participants", operation) or []
+    answered = _as_text(decoded.get("action")) or action.value
+    try:
+        echoed: ParticipantAction | str = ParticipantAction(answered)
+    except ValueError:
+        echoed = answered
+    return ParticipantsResult(
+        action=echoed,
+        participants=_structure(items, tuple[GroupParticipant, ...], operation),
+        jid=_as_text(decoded.get("jid")) or None,
+    )
+
+
+def decode_invite(decoded: Any, operation: str) -> InviteLink:
+    """Decode a get or reset invite-link answer."""
+    link = _field(decoded, "invite_link", operation)
+    if not isinstance(link, str) or not link:
+        raise ResponseError(f"{operation}: the answer has no invite_link")
+    return _structure(decoded, InviteLink, operation)
+
+
+def decode_join(decoded: Any) -> JoinResult:
+    """Decode ``POST /groups/join``."""
+    if not isinstance(decoded, Mapping):
+        raise ResponseError("join_group: expected a JSON object")
+    return _structure(decoded, JoinResult, "join_group")
+
+
+def decode_ephemeral(decoded: Any, requested: int) -> int:
+    """Return the timer WUTS confirms (the one requested when the answer does not repeat it)."""
+    value = decoded.get("duration_seconds") if isinstance(decoded, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else requested
+
+
+def decode_picture(decoded: Any) -> str | None:
+    """Return the ``picture_id`` of a set-picture answer, if any."""
+    return _as_text(decoded.get("picture_id")) if isinstance(decoded, Mapping) else None
+
+
+def decode_community(decoded: Any) -> Community:
+    """Decode ``POST /communities``; the community object's fields are undocumented, so all of it is kept."""
+    community = _field(decoded, "community", "create_community")
+    if not isinstance(community, Mapping):
+        raise ResponseError("create_community: 'community' is not an object")
+    return Community(
+        jid=_as_text(community.get("jid")) or None, name=_as_text(community.get("name")), raw=dict(community)
+    )
+
+
+# ------------------------------------------------------------------------------------ per-participant outcome
+
+
+def participant_outcomes(
+    action: ParticipantAction, sent: list[str], result: ParticipantsResult
+) -> tuple[list[str], dict[str, str]]:
+    """Sort the participants of one call into succeeded and failed (with a reason), from WUTS's answer.
+
+    WUTS documents its per-participant result only as ``{jid, phone_number, is_admin, is_super_admin}`` items.
+    This library reads it as one item per participant that was handled, and so:
+
+    - a participant absent from the answer (by ``jid`` or ``phone_number``) failed;
+    - after a promote, an item that is not an admin failed; after a demote, one that still is an admin failed.
+
+    This is the one place to change if WUTS turns out to report failures otherwise.
+    """
+    reported: dict[str, GroupParticipant] = {}
+    for entry in result.participants:
+        for spelling in (entry.jid, entry.phone_number):
+            jid = participant_jid(spelling) if spelling else None
+            if jid is not None:
+                reported.setdefault(jid, entry)
+    succeeded: list[str] = []
+    failed: dict[str, str] = {}
+    for participant in sent:
+        item = reported.get(participant)
+        if item is None:
+            failed[participant] = "WUTS did not report this participant as handled"
+        elif action is ParticipantAction.PROMOTE and not item.is_admin:
+            failed[participant] = "the participant is still not an admin"
+        elif action is ParticipantAction.DEMOTE and item.is_admin:
+            failed[participant] = "the participant is still an admin"
+        else:
+            succeeded.append(participant)
+    return succeeded, failed
+
+
+def participant_error(operation: str, participant: str, reason: str) -> InvalidRequestError:
+    """Return the error recorded for one participant that a call did not handle."""
+    return InvalidRequestError(f"{operation}: {participant}: {reason}", operation=operation)
