@@ -21,7 +21,7 @@ import aiohttp
 import attrs
 import backoff
 
-from ._protocol import Request
+from ._request import Request
 from ._retry import RetryPolicy, is_ambiguous, retry_wait
 from ._version import __version__
 from .errors import APIError, ClientValidationError, RateLimitError, TransportError, WAGroupsError
@@ -62,13 +62,18 @@ current_gate: ContextVar[RequestGate | None] = ContextVar("wa_groups_request_gat
 def check_base_url(base_url: object) -> str:
     """Return ``base_url`` without a trailing slash; it must be https unless its host is loopback."""
     if not isinstance(base_url, str):
-        raise ClientValidationError(f"base_url must be a string, got {base_url!r}", argument="base_url")
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
+        raise ClientValidationError(f"base_url must be a string, got {type(base_url).__name__}", argument="base_url")
+    try:
+        parts = urlsplit(base_url)
+        host = parts.hostname or ""
+        credentials = parts.username or parts.password
+    except ValueError:
+        raise ClientValidationError("base_url is not a valid URL", argument="base_url") from None
+    if credentials or parts.query or parts.fragment:
+        # Checked first, so that no message below quotes a URL that holds a password.
+        raise ClientValidationError("base_url must not carry credentials, a query or a fragment", argument="base_url")
     if parts.scheme not in ("http", "https") or not host:
         raise ClientValidationError(f"base_url must be an http(s) URL, got {base_url!r}", argument="base_url")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ClientValidationError("base_url must not carry credentials, a query or a fragment", argument="base_url")
     if parts.scheme == "http" and not _is_loopback(host):
         raise ClientValidationError(
             f"base_url must use https unless its host is loopback, got {base_url!r}", argument="base_url"
@@ -134,6 +139,10 @@ class Transport:
         self._max_connections = max_connections
         # The authorization value lives only in this dict, which is never logged, printed or put in an error.
         self._headers = {"Authorization": authorization, "User-Agent": user_agent or DEFAULT_USER_AGENT}
+        # Servers and proxies sometimes echo the token (Graph: "Malformed access token <token>"): answers are
+        # scrubbed of it before anything is decoded, so no error, log or report can carry it.
+        secret = authorization.partition(" ")[2] or authorization
+        self._secret = secret.encode() if len(secret) >= 4 else None
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self._send_with_retries = backoff.on_predicate(
             backoff.runtime,
@@ -267,6 +276,8 @@ class Transport:
             # Raised outside the except block: aiohttp's exceptions can carry request headers (the token),
             # so they must not ride along as __context__ or __cause__.
             raise failure
+        if self._secret is not None and self._secret in raw:
+            raw = raw.replace(self._secret, b"[redacted]")
         return self._decode(status, response_headers, raw, request.operation)
 
 

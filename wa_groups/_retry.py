@@ -7,6 +7,7 @@ the number of seconds to wait before the next attempt, or ``None`` to give up. `
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections.abc import Awaitable, Callable
 
@@ -15,6 +16,7 @@ import attrs
 from .errors import (
     APIError,
     ClientValidationError,
+    DeviceNotReadyError,
     RateLimitError,
     ResponseError,
     TransportError,
@@ -25,14 +27,14 @@ __all__ = ["RetryPolicy"]
 
 
 def _check_positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
         raise ClientValidationError(
-            f"RetryPolicy.{attribute.name} must be >= 0, got {value!r}", argument=attribute.name
+            f"RetryPolicy.{attribute.name} must be a number >= 0, got {value!r}", argument=attribute.name
         )
 
 
 def _check_attempts(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ClientValidationError(
             f"RetryPolicy.max_attempts must be an int >= 1, got {value!r}", argument="max_attempts"
         )
@@ -68,8 +70,8 @@ class RetryPolicy:
 
 def is_ambiguous(error: WAGroupsError) -> bool:
     """Return True when a request that failed this way may nevertheless have been carried out."""
-    if isinstance(error, RateLimitError):
-        return False  # throttled requests were not processed
+    if isinstance(error, (RateLimitError, DeviceNotReadyError)):
+        return False  # throttled requests, and requests a disconnected gateway device refused, were not processed
     if isinstance(error, TransportError):
         return not error.before_send
     if isinstance(error, ResponseError):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from . import _protocol as proto
-from ._http import Transport, check_base_url
+from ._http import check_base_url
+from ._request import TransportClient
 from ._retry import RetryPolicy
 from .errors import ClientValidationError
 from .models import (
@@ -36,7 +36,7 @@ DEFAULT_BASE_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v23.0"
 
 
-class GroupsClient:
+class GroupsClient(TransportClient):
     """Async client for the WhatsApp Business Cloud API Groups API.
 
     Use it as an async context manager so its HTTP session is closed::
@@ -71,24 +71,19 @@ class GroupsClient:
         max_connections: int = 100,
         user_agent: str | None = None,
     ) -> None:
-        if not isinstance(access_token, str) or not access_token.strip() or any(c.isspace() for c in access_token):
-            raise ClientValidationError(
-                "access_token must be a non-empty string without whitespace", argument="access_token"
-            )
         if phone_number_id is not None:
             proto.check_id(phone_number_id, "phone_number_id")
         if not isinstance(api_version, str) or not api_version.startswith("v") or "/" in api_version:
             raise ClientValidationError(
                 f"api_version must look like 'v23.0', got {api_version!r}", argument="api_version"
             )
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise ClientValidationError(f"retry must be a RetryPolicy, got {type(retry).__name__}", argument="retry")
         self._base_url = check_base_url(base_url)
         self._phone_number_id = phone_number_id
         self._api_version = api_version
-        self._transport = Transport(
+        self._connect(
             api_root=f"{self._base_url}/{api_version}",
-            authorization=f"Bearer {access_token}",
+            token=access_token,
+            token_argument="access_token",
             decode=proto.decode_response,
             session=session,
             timeout=timeout,
@@ -122,31 +117,6 @@ class GroupsClient:
             f"phone_number_id={self._phone_number_id!r})"
         )
 
-    # ------------------------------------------------------------------------------------------ lifecycle
-
-    async def __aenter__(self) -> GroupsClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    def __enter__(self) -> None:
-        raise TypeError("GroupsClient is asynchronous: use 'async with GroupsClient(...) as client'")
-
-    def __exit__(self, *args: object) -> None:  # pragma: no cover - __enter__ always raises
-        """Never reached: ``__enter__`` raises."""
-
-    async def close(self) -> None:
-        """Close the HTTP session the client created (a session passed in is left open); idempotent."""
-        await self._transport.close()
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` has been called."""
-        return self._transport.closed
-
     @property
     def phone_number_id(self) -> str | None:
         """The default business phone number id."""
@@ -162,11 +132,6 @@ class GroupsClient:
         """The Graph root URL in use."""
         return self._base_url
 
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        """The retry policy in use."""
-        return self._transport.retry
-
     def _phone(self, override: str | None) -> str:
         phone = override if override is not None else self._phone_number_id
         if phone is None:
@@ -175,9 +140,6 @@ class GroupsClient:
                 argument="phone_number_id",
             )
         return proto.check_id(phone, "phone_number_id")
-
-    async def _send(self, request: proto.Request) -> Any:
-        return await self._transport.send(request)
 
     def _operation(self, kind: str, decoded: Any, group_id: str | None) -> GroupOperation:
         return GroupOperation(
