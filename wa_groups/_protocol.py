@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -398,12 +399,13 @@ def error_class_for(code: int | None, http_status: int | None, subcode: int | No
     return APIError
 
 
-def _as_int(value: Any) -> int | None:
+def as_int(value: Any) -> int | None:
+    """Return ``value`` as an int when it is one, a whole float or a digit string (Graph mixes them), else None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     if isinstance(value, str):
         try:
@@ -466,8 +468,8 @@ def api_error(
     operation: str | None = None,
 ) -> APIError:
     """Build the typed exception for a Graph error object (the value of ``"error"``)."""
-    code = _as_int(error.get("code"))
-    subcode = _as_int(error.get("error_subcode"))
+    code = as_int(error.get("code"))
+    subcode = as_int(error.get("error_subcode"))
     cls = error_class_for(code, http_status, subcode)
     retry_after = retry_after_seconds(headers) if headers is not None and issubclass(cls, RateLimitError) else None
     message = _as_text(error.get("message")) or _as_text(error.get("error_user_msg")) or "Graph API error"
@@ -493,7 +495,7 @@ def error_detail(error: Any) -> ErrorDetail:
     if not isinstance(error, Mapping):
         return ErrorDetail(message=_as_text(error))
     return ErrorDetail(
-        code=_as_int(error.get("code")),
+        code=as_int(error.get("code")),
         message=_as_text(error.get("message")),
         title=_as_text(error.get("title")) or _as_text(error.get("error_user_title")),
         details=_error_data_details(error.get("error_data")) or _as_text(error.get("details")),

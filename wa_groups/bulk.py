@@ -108,6 +108,8 @@ def _error_to_dict(error: WAGroupsError) -> dict[str, Any]:
         value = getattr(error, key, None)
         if value is not None:
             data[key] = value
+    if isinstance(error, errors_module.APIError) and error.type is not None:
+        data["error_type"] = error.type  # Graph's error type, or a gateway's error code
     data["retryable"] = error.retryable
     data["outcome_unknown"] = error.outcome_unknown
     return data
@@ -127,6 +129,7 @@ def _error_from_dict(data: dict[str, Any]) -> WAGroupsError:
             details=data.get("details"),
             fbtrace_id=data.get("fbtrace_id"),
             retry_after=data.get("retry_after"),
+            type=data.get("error_type"),
         )
     elif cls is TransportError:
         error = TransportError(message)

@@ -105,21 +105,6 @@ def _id(value: Any) -> str | None:
     return text.strip() or None
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
 def _bool(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
