@@ -163,3 +163,10 @@ async def test_seeding_helpers_refuse_nonsense() -> None:
     with pytest.raises(RuntimeError, match="not running"):
         fake.client()
     assert "not running" in repr(fake)
+
+
+@pytest.mark.fake_wuts(latency=0.0)
+async def test_pytest_plugin_gives_a_running_wuts_fake(fake_wuts: FakeWutsAPI) -> None:
+    jid = fake_wuts.add_group("From the plugin")
+    async with fake_wuts.client() as client:
+        assert (await client.get_group(jid)).jid == jid

@@ -1,4 +1,4 @@
-"""pytest plugin of wa_groups: the ``fake_graph`` fixture.
+"""pytest plugin of wa_groups: the ``fake_graph`` and ``fake_wuts`` fixtures.
 
 Installed packages register it through the ``pytest11`` entry point. The fixture needs
 pytest-asyncio; without it the plugin defines nothing, so a project's pytest keeps working.
@@ -8,6 +8,8 @@ Configure the fake for one test with the ``fake_graph`` marker, whose keyword ar
 
     @pytest.mark.fake_graph(latency=0.01, max_groups=20)
     async def test_limits(fake_graph): ...
+
+The ``fake_wuts`` fixture and marker do the same for :class:`~wa_groups.testing.FakeWutsAPI`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 
 from wa_groups.testing._graph import FakeGraphAPI
+from wa_groups.testing._wuts import FakeWutsAPI
 
 __all__ = ["pytest_configure"]
 
@@ -30,9 +33,12 @@ else:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``fake_graph`` marker."""
+    """Register the ``fake_graph`` and ``fake_wuts`` markers."""
     config.addinivalue_line(
         "markers", "fake_graph(**options): keyword arguments for the FakeGraphAPI behind the fake_graph fixture"
+    )
+    config.addinivalue_line(
+        "markers", "fake_wuts(**options): keyword arguments for the FakeWutsAPI behind the fake_wuts fixture"
     )
 
 
@@ -46,4 +52,12 @@ if _HAVE_PYTEST_ASYNCIO:
         async with FakeGraphAPI(**options) as fake:
             yield fake
 
-    __all__ += ["fake_graph"]
+    @pytest_asyncio.fixture
+    async def fake_wuts(request: pytest.FixtureRequest) -> AsyncIterator[FakeWutsAPI]:
+        """Yield a started :class:`~wa_groups.testing.FakeWutsAPI`, closed after the test."""
+        marker = request.node.get_closest_marker("fake_wuts")
+        options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+        async with FakeWutsAPI(**options) as fake:
+            yield fake
+
+    __all__ += ["fake_graph", "fake_wuts"]
