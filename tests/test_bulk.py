@@ -202,7 +202,12 @@ async def test_a_demanded_wait_pauses_the_whole_job_once() -> None:
 
 
 async def test_pacing_under_the_rate_limiter_loses_nothing() -> None:
-    async with FakeGraphAPI(record_requests=False, max_participants=10_000) as fake, fake.client() as client:
+    # Even with two attempts per request: unexplained throttles pace the job instead of failing batches.
+    policy = RetryPolicy(max_attempts=2)
+    async with (
+        FakeGraphAPI(record_requests=False, max_participants=10_000) as fake,
+        fake.client(retry=policy) as client,
+    ):
         gid = fake.add_group("Limited", join_approval_mode="approval_required")
         ids = fake.add_join_requests(gid, 800)
         fake.set_rate_limit(400, 10)

@@ -35,6 +35,10 @@ Decoder = Callable[[int, Mapping[str, str], bytes, str], Any]
 
 DEFAULT_USER_AGENT = f"wa-groups/{__version__}"
 
+#: Inside a bulk job, throttled answers that name no wait are retried at the job's pace without using up the
+#: retry policy's attempts, up to this many times ``max_attempts`` for one request.
+PACED_RETRIES_PER_ATTEMPT = 4
+
 
 class RequestGate(Protocol):
     """Admission control shared by the requests of one bulk job (see ``wa_groups.bulk``).
@@ -201,7 +205,7 @@ class Transport:
                 may have taken effect.
 
         """
-        state = [0, current_gate.get()]
+        state = [0, current_gate.get(), 0]
         outcome: _Outcome = await self._send_with_retries(request, state)
         if outcome.error is None:
             return outcome.value
@@ -219,7 +223,14 @@ class Transport:
             async with gate.slot():
                 return _Outcome(value=await self._send_once(request))
         except WAGroupsError as error:
-            wait = retry_wait(error, repeatable=request.repeatable, attempt=state[0], policy=self.retry)
+            attempt = state[0]
+            if gate is not None and isinstance(error, RateLimitError) and error.retry_after is None:
+                # Inside a bulk job an unexplained throttle is the job's cue to pace itself (see bulk._JobGate),
+                # not the batch's failure: such answers do not use up attempts (within PACED_RETRIES_PER_ATTEMPT).
+                state[2] += 1
+                if state[2] <= PACED_RETRIES_PER_ATTEMPT * self.retry.max_attempts:
+                    attempt = max(1, attempt - state[2])
+            wait = retry_wait(error, repeatable=request.repeatable, attempt=attempt, policy=self.retry)
             return _Outcome(error=error, wait=wait)
 
     async def _on_backoff(self, details: Any) -> None:

@@ -5,7 +5,8 @@ Every distinct input item ends in exactly one of :attr:`BulkResult.succeeded`, :
 batch goes out before the last page of a listing arrives and memory stays flat.
 
 A job's requests, listings included, run under one ``asyncio.Semaphore(concurrency)``. When the server asks to
-slow down, the whole job pauses once for the demanded wait and then resumes (:class:`_JobGate`).
+slow down, the whole job pauses once for the demanded wait and then resumes; when it does not say how long,
+the job paces itself just above the rate the server accepts.
 """
 
 from __future__ import annotations
@@ -260,7 +261,7 @@ class BulkResult(_JsonReport):
 
 @attrs.define(kw_only=True)
 class BulkReport(_JsonReport):
-    """The report of :meth:`GroupsClient.approve_all_join_requests`: one :class:`BulkResult` per group."""
+    """The report of :meth:`~wa_groups.GroupsClient.approve_all_join_requests`: one :class:`BulkResult` per group."""
 
     action: str = "approve_join_requests"
     """``approve_join_requests`` or ``reject_join_requests``."""

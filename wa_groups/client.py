@@ -368,7 +368,22 @@ class GroupsClient(TransportClient):
         resume: BulkResult | None = None,
         result: BulkResult | None = None,
     ) -> BulkResult:
-        """Approve many join requests (all open ones when ``join_request_ids`` is None) in batches of 8."""
+        """Approve many join requests (all open ones when ``join_request_ids`` is None) in batches of 8.
+
+        Args:
+            group_id: The group.
+            join_request_ids: The ids to approve; ``None`` streams every open request, restarting the listing
+                when its cursor goes stale, until none is left that was not tried.
+            concurrency: Requests in flight at most (listings included).
+            batch_size: Ids per request (at most 8).
+            on_progress: Called with a :class:`~wa_groups.bulk.BulkProgress` after each batch (sync or async).
+            resume: A result of an earlier run: only its not-attempted items and retryable failures run again.
+            result: A :class:`~wa_groups.bulk.BulkResult` to fill in place, so a cancelled task's partial
+                result stays reachable.
+
+        Returns:
+            The result, in which every distinct id is succeeded, failed or not attempted.
+        """
         from .bulk import run_join_requests
 
         return await run_join_requests(
@@ -394,7 +409,10 @@ class GroupsClient(TransportClient):
         resume: BulkResult | None = None,
         result: BulkResult | None = None,
     ) -> BulkResult:
-        """Reject many join requests (all open ones when ``join_request_ids`` is None) in batches of 8."""
+        """Reject many join requests (all open ones when ``join_request_ids`` is None) in batches of 8.
+
+        The arguments are those of :meth:`bulk_approve_join_requests`.
+        """
         from .bulk import run_join_requests
 
         return await run_join_requests(
@@ -420,7 +438,11 @@ class GroupsClient(TransportClient):
         resume: BulkResult | None = None,
         result: BulkResult | None = None,
     ) -> BulkResult:
-        """Add many participants in batches of at most 8."""
+        """Add many participants in batches of at most 8.
+
+        ``users`` are phone numbers in any common spelling or WhatsApp ids; duplicates are sent once. The other
+        arguments are those of :meth:`bulk_approve_join_requests`.
+        """
         from .bulk import run_participants
 
         return await run_participants(
@@ -446,7 +468,10 @@ class GroupsClient(TransportClient):
         resume: BulkResult | None = None,
         result: BulkResult | None = None,
     ) -> BulkResult:
-        """Remove many participants in batches of at most 8."""
+        """Remove many participants in batches of at most 8.
+
+        The arguments are those of :meth:`bulk_add_participants`.
+        """
         from .bulk import run_participants
 
         return await run_participants(
@@ -476,6 +501,9 @@ class GroupsClient(TransportClient):
         """Approve (or with ``reject=True`` reject) every open join request of every active group.
 
         Groups and their requests are streamed; all batches of all groups share one concurrency limit.
+        ``group_ids`` limits the job to those groups; ``report=`` takes a :class:`~wa_groups.bulk.BulkReport`
+        to fill in place and ``resume=`` an earlier report; the other arguments are those of
+        :meth:`bulk_approve_join_requests`.
         """
         from .bulk import run_all_join_requests
 

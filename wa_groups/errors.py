@@ -47,7 +47,7 @@ class WAGroupsError(Exception):
     retryable: bool = False
 
     def mark_outcome_unknown(self) -> None:
-        """Record that the request may have taken effect; :meth:`__str__` then says so."""
+        """Record that the request may have taken effect; ``str(error)`` then says so."""
         self.outcome_unknown = True
 
 

@@ -1,0 +1,333 @@
+"""Run every code example of the documentation, as it stands, against the fake Graph server.
+
+Conventions of the pages under ``docs/`` (see "About the examples" in ``docs/index.md``):
+
+* A ```` ```python ```` block is a complete program. It starts its own ``FakeGraphAPI`` on 127.0.0.1 and
+  ends with ``asyncio.run(main())``; it is executed here in a fresh namespace as ``__main__``, and the test
+  fails if it raises (examples check their results with ``assert``).
+* A ```` ```python ```` block preceded by ``<!-- pytest -->`` is a pytest test module: it is written to a
+  temporary directory and run with pytest (strict asyncio mode, warnings as errors) in a child process,
+  which must pass.
+* A ```` ```console ```` block is a shell session: each ``$ wa-groups ...`` line runs in-process against a
+  fake server (one per page, shared by the page's blocks in order) and must exit with status 0.
+  ``$GROUP_ID``, ``$JOIN_REQUEST_ID`` and ``$SECOND_JOIN_REQUEST_ID`` name a seeded group with open join
+  requests; ``export WA_...`` lines are skipped, since the test points ``WA_*`` at the fake itself.
+* A block preceded by ``<!-- not-tested -->`` is skipped. That marker is only for what needs real
+  credentials or never ends; a skipped Python block must be followed by a runnable twin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import inspect
+import io
+import linecache
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from wa_groups import errors as errors_module
+from wa_groups._protocol import AUTH_SUBCODES, ERROR_CLASSES
+from wa_groups.cli import _build_parser, main
+from wa_groups.testing import FakeGraphAPI
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+NOT_TESTED = "<!-- not-tested -->"
+PYTEST_MODULE = "<!-- pytest -->"
+RUNNABLE_LANGUAGES = frozenset({"python", "py", "python3"})
+#: Seconds one example may take before it counts as hung.
+EXAMPLE_DEADLINE = 20.0
+
+_FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
+
+
+@attrs.frozen
+class Block:
+    """One fenced code block of a page."""
+
+    page: Path
+    line: int
+    language: str
+    marker: str | None
+    code: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.page.relative_to(DOCS)}:{self.line}"
+
+
+def pages() -> list[Path]:
+    return sorted(path for path in DOCS.rglob("*.md") if "_build" not in path.relative_to(DOCS).parts)
+
+
+def blocks(page: Path) -> list[Block]:
+    """Return the fenced blocks of a Markdown page, with the HTML comment marker just before each, if any."""
+    found: list[Block] = []
+    lines = page.read_text(encoding="utf-8").splitlines()
+    index = 0
+    previous = ""
+    while index < len(lines):
+        match = _FENCE.match(lines[index])
+        if match is None:
+            if lines[index].strip():
+                previous = lines[index].strip()
+            index += 1
+            continue
+        fence, info, start = match["fence"], match["info"].strip(), index
+        body: list[str] = []
+        index += 1
+        while index < len(lines):
+            closing = lines[index].strip()
+            if closing.startswith(fence[0] * len(fence)) and not closing.strip(fence[0]):
+                break
+            body.append(lines[index])
+            index += 1
+        language = info.split()[0].lower() if info else ""
+        marker = previous if previous in (NOT_TESTED, PYTEST_MODULE) else None
+        found.append(Block(page, start + 1, language, marker, "\n".join(body) + "\n"))
+        previous = ""
+        index += 1
+    return found
+
+
+ALL_BLOCKS = [block for page in pages() for block in blocks(page)]
+PYTHON_BLOCKS = [b for b in ALL_BLOCKS if b.language in RUNNABLE_LANGUAGES and b.marker != NOT_TESTED]
+CONSOLE_PAGES = sorted(
+    {b.page for b in ALL_BLOCKS if b.language == "console" and b.marker != NOT_TESTED}, key=lambda p: str(p)
+)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float, where: str) -> Iterator[None]:
+    """Fail instead of hanging when an example runs longer than ``seconds``."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"{where} ran for more than {seconds:g}s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Run in an empty directory, with the environment restored afterwards and no WA_* variables."""
+    monkeypatch.chdir(tmp_path)
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith("WA_"):
+            del os.environ[name]
+    try:
+        yield tmp_path
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+# ------------------------------------------------------------------------------------------- python blocks
+
+
+@pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=[b.where for b in PYTHON_BLOCKS])
+def test_python_example_runs(block: Block, isolated: Path) -> None:
+    if block.marker == PYTEST_MODULE:
+        module = isolated / "test_docs_example.py"
+        module.write_text(block.code, encoding="utf-8")
+        (isolated / "pytest.ini").write_text("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+        completed = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", str(module)],
+            cwd=isolated,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert completed.returncode == 0, f"{block.where}:\n{completed.stdout}\n{completed.stderr}"
+        return
+    code = compile(block.code, block.where, "exec")
+    # Let tracebacks show the example's own lines.
+    linecache.cache[block.where] = (len(block.code), None, block.code.splitlines(keepends=True), block.where)
+    namespace: dict[str, Any] = {"__name__": "__main__", "__file__": str(isolated / "example.py")}
+    with deadline(EXAMPLE_DEADLINE, block.where):
+        exec(code, namespace)
+    with contextlib.suppress(RuntimeError):
+        # An example must not leave an event loop running or installed.
+        asyncio.get_running_loop()
+        pytest.fail(f"{block.where} left an event loop running")
+
+
+def test_examples_exist_on_every_guide_page() -> None:
+    guide = {p.name for p in pages() if p.parent == DOCS} - {"index.md", "wuts.md", "cli.md"}
+    with_examples = {b.page.name for b in PYTHON_BLOCKS}
+    assert guide <= with_examples, f"pages without a runnable example: {sorted(guide - with_examples)}"
+
+
+def test_untested_python_blocks_have_a_runnable_twin() -> None:
+    for page in pages():
+        python = [b for b in blocks(page) if b.language in RUNNABLE_LANGUAGES]
+        for position, block in enumerate(python):
+            if block.marker != NOT_TESTED:
+                continue
+            following = python[position + 1] if position + 1 < len(python) else None
+            assert following is not None and following.marker != NOT_TESTED, (
+                f"{block.where} is not tested and the next Python block is not a runnable twin"
+            )
+
+
+def test_python_examples_are_plain_fences() -> None:
+    """Examples written as directives (``{code-block} python``) would escape this test: forbid them."""
+    for page in pages():
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"\{(code-block|code|sourcecode)\}\s+py", text), f"{page}: use a ```python fence"
+
+
+# ------------------------------------------------------------------------------------------ console blocks
+
+
+class ThreadedFake:
+    """A FakeGraphAPI serving from its own event loop in a daemon thread, for in-process CLI runs."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="docs-fake-graph", daemon=True)
+        self.thread.start()
+        self.fake: FakeGraphAPI = self.run(self._start())
+
+    async def _start(self) -> FakeGraphAPI:
+        fake = FakeGraphAPI()
+        await fake.start()
+        return fake
+
+    def run(self, coro: Any) -> Any:
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return future.result(timeout=EXAMPLE_DEADLINE)
+
+    def seed(self) -> dict[str, str]:
+        async def seed() -> dict[str, str]:
+            fake = self.fake
+            group = fake.add_group(
+                "Book club", join_approval_mode="approval_required", participants=["+1 555 0100", "+1 555 0101"]
+            )
+            fake.add_groups(3, "Running club")
+            requests = fake.add_join_requests(group, 4)
+            return {"GROUP_ID": group, "JOIN_REQUEST_ID": requests[0], "SECOND_JOIN_REQUEST_ID": requests[1]}
+
+        result: dict[str, str] = self.run(seed())
+        return result
+
+    def close(self) -> None:
+        self.run(self.fake.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=EXAMPLE_DEADLINE)
+        self.loop.close()
+
+
+def commands(block: Block) -> list[str]:
+    """Return the ``$ ...`` command lines of a console block, continuation lines joined."""
+    found: list[str] = []
+    pending: str | None = None
+    for raw in block.code.splitlines():
+        line = raw.rstrip()
+        if pending is not None:
+            pending += " " + line.strip()
+        elif line.startswith("$ "):
+            pending = line[2:].strip()
+        else:
+            continue
+        if pending.endswith("\\"):
+            pending = pending[:-1].rstrip()
+            continue
+        found.append(pending)
+        pending = None
+    return found
+
+
+@pytest.mark.parametrize("page", CONSOLE_PAGES, ids=[str(p.relative_to(DOCS)) for p in CONSOLE_PAGES])
+def test_console_examples_run(page: Path, isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    server = ThreadedFake()
+    try:
+        variables = server.seed()
+        fake = server.fake
+        os.environ.update(
+            WA_ACCESS_TOKEN=fake.access_token,
+            WA_PHONE_NUMBER_ID=fake.phone_number_id,
+            WA_BASE_URL=fake.base_url,
+            WA_API_VERSION=fake.api_version,
+            **variables,
+        )
+        ran = 0
+        for block in blocks(page):
+            if block.language != "console" or block.marker == NOT_TESTED:
+                continue
+            for command in commands(block):
+                words = [os.path.expandvars(word) for word in shlex.split(command)]
+                if words[0] == "export" and all(w.split("=", 1)[0].startswith("WA_") for w in words[1:]):
+                    continue
+                assert words[0] == "wa-groups", f"{block.where}: cannot run {command!r} (mark it not-tested)"
+                with deadline(EXAMPLE_DEADLINE, block.where):
+                    status = main(words[1:])
+                captured = capsys.readouterr()
+                assert status == 0, f"{block.where}: {command!r} exited {status}\n{captured.out}\n{captured.err}"
+                assert fake.access_token not in captured.out + captured.err
+                ran += 1
+        assert ran, f"{page}: no command ran"
+    finally:
+        server.close()
+
+
+# ------------------------------------------------------------------------------------- coverage of the docs
+
+
+def _subcommands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                path = (*prefix, name)
+                nested = any(isinstance(a, argparse._SubParsersAction) for a in sub._actions)
+                if nested:
+                    yield from _subcommands(sub, path)
+                else:
+                    yield path
+
+
+def test_cli_page_shows_the_help_of_every_command() -> None:
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    shown = {tuple(m.split()) for m in re.findall(r"^```\{cli-help\}[ \t]*(.*)$", text, flags=re.MULTILINE)}
+    expected: set[tuple[str, ...]] = {(), *_subcommands(_build_parser())}
+    if "backend" in inspect.signature(_build_parser).parameters:
+        wuts = ("--backend", "wuts")
+        expected |= {wuts, *((*wuts, *words) for words in _subcommands(_build_parser("wuts")))}
+    assert expected <= shown, f"commands without their help on docs/cli.md: {sorted(expected - shown)}"
+    assert shown <= expected, f"docs/cli.md shows commands that do not exist: {sorted(shown - expected)}"
+    for words in sorted(shown):
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main([*words, "--help"]) == 0
+
+
+def test_errors_page_covers_every_class_and_code() -> None:
+    text = (DOCS / "errors.md").read_text(encoding="utf-8")
+    for name in errors_module.__all__:
+        assert f"`{name}`" in text or f"{name}>" in text or f".{name}`" in text, f"docs/errors.md omits {name}"
+    for code in [*ERROR_CLASSES, *AUTH_SUBCODES]:
+        if 200 <= code <= 299:
+            assert "200-299" in text, "docs/errors.md omits the permission range 200-299"
+            continue
+        assert re.search(rf"\b{code}\b", text), f"docs/errors.md omits Graph code {code}"
