@@ -12,7 +12,7 @@ from typing import Any
 
 import cattrs
 
-from .models import GroupSummary, JoinApprovalMode, JoinRequest
+from .models import GroupSummary, JoinApprovalMode, JoinRequest, Participant
 
 __all__ = ["make_converter", "to_datetime"]
 
@@ -113,6 +113,26 @@ def _structure_join_request(value: Any, _: Any) -> JoinRequest:
     )
 
 
+def _structure_participants(value: Any, _: Any) -> tuple[Participant, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise TypeError("participants must be a list")
+    participants = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise TypeError("a participant must be an object")
+        participants.append(
+            Participant(
+                wa_id=_to_optional_str(item.get("wa_id"), None),
+                user_id=_to_optional_str(item.get("user_id"), None),
+                username=_to_optional_str(item.get("username"), None),
+                country_code=_to_optional_str(item.get("country_code"), None),
+            )
+        )
+    return tuple(participants)
+
+
 def make_converter() -> cattrs.Converter:
     """Build the library's private converter (never the global one)."""
     # detailed_validation=False: generated structuring code without per-field error collection, which is
@@ -126,6 +146,7 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(JoinApprovalMode | str | None, _to_mode)
     converter.register_structure_hook(GroupSummary, _structure_summary)
     converter.register_structure_hook(JoinRequest, _structure_join_request)
+    converter.register_structure_hook(tuple[Participant, ...] | None, _structure_participants)
     return converter
 
 
