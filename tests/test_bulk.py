@@ -433,3 +433,15 @@ async def test_a_failing_progress_callback_or_batch_caller_loses_nothing(
     )
     check_partition(outcome, set(items))
     assert len(outcome.failed) == 8 and all(f.error.outcome_unknown for f in outcome.failed)
+
+
+async def test_a_refusal_before_any_rate_is_known_pauses_once_instead_of_pacing(
+    fake: FakeGraphAPI, sleeps: SleepRecorder
+) -> None:
+    gid = fake.add_group("Early refusal", join_approval_mode="approval_required")
+    fake.max_participants = 1000
+    ids = fake.add_join_requests(gid, 80)
+    fake.add_fault(Fault(method="POST", status=400, code=130429, times=1))
+    async with fake.client(retry=RetryPolicy(sleep=sleeps)) as client:
+        result = await client.bulk_approve_join_requests(gid, ids, concurrency=1)
+    assert result.ok and len(sleeps.waits) == 1 and 0 <= sleeps.waits[0] <= 0.5

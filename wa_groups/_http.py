@@ -206,7 +206,12 @@ class Transport:
 
         """
         state = [0, current_gate.get(), 0]
-        outcome: _Outcome = await self._send_with_retries(request, state)
+        # The first attempt goes straight out; backoff's machinery is entered only once a retry is due, so
+        # the common case pays nothing for it.
+        outcome = await self._attempt(request, state)
+        if outcome.wait is not None:
+            await self._on_backoff({"value": outcome, "args": (request, state)})
+            outcome = await self._send_with_retries(request, state)
         if outcome.error is None:
             return outcome.value
         error = outcome.error

@@ -366,7 +366,11 @@ class _JobGate:
     - Graph usually throttles without saying how long to wait. The job then paces itself: it measures the rate
       at which the server has been accepting its requests over the last second and sends a little faster than
       that (5 %), so it keeps the server's allowance in use while only a few requests are refused and retried.
-      While nothing is refused the pace rises by 0.1 % per accepted request.
+      The pace rises by 0.1 % per accepted request, and doubles per second once a second has passed without a
+      refusal, so a pace learnt in a bad moment does not hold the job back. After a demanded pause the job
+      paces itself the same way, so the requests that waited are not all released at once.
+    - With too few accepted requests to measure a rate (a refusal at the very start), the job pauses once for
+      the retry policy's backoff wait instead.
     """
 
     PROBE = 1.05
@@ -374,6 +378,7 @@ class _JobGate:
     WINDOW = 1.0
     MIN_SPAN = 0.05
     MIN_RATE = 0.5
+    MIN_SAMPLE = 4
 
     def __init__(self, concurrency: int, sleep: Callable[[float], Awaitable[None]]) -> None:
         self.semaphore = asyncio.Semaphore(concurrency)
@@ -384,6 +389,8 @@ class _JobGate:
         self._started = self._loop.time()
         self._admitted: collections.deque[float] = collections.deque()
         self._next_send = 0.0
+        self._last_throttle = self._started
+        self._last_growth = self._started
         #: Requests per second the job holds itself to once throttled (``None``: not limited).
         self.rate: float | None = None
         #: Set when the job stops: requests not yet on the wire are not sent.
@@ -425,21 +432,31 @@ class _JobGate:
         while admitted_at[0] < now - self.WINDOW:
             admitted_at.popleft()
         if self.rate is not None:
-            self.rate *= self.INCREASE
+            if now - self._last_throttle > self.WINDOW:
+                self.rate *= 2.0 ** min(1.0, now - self._last_growth)
+            else:
+                self.rate *= self.INCREASE
+        self._last_growth = now
 
-    def observed_rate(self) -> float:
-        """Return the rate (requests per second) at which the server accepted this job's requests lately."""
+    def observed_rate(self) -> tuple[float, int]:
+        """Return the rate (requests per second) at which the server accepted this job's requests lately.
+
+        Also return how many accepted requests the figure rests on.
+        """
         now = self._loop.time()
         span = min(self.WINDOW, max(now - self._started, self.MIN_SPAN))
         recent = sum(1 for t in reversed(self._admitted) if t >= now - span) if self._admitted else 0
-        return recent / span
+        return recent / span, recent
 
     async def throttle(self, seconds: float, demanded: bool = False) -> None:
         self.throttled += 1
-        if not demanded:
-            # Pace from now on; the refused request's retry goes through enter(), which paces it.
-            self.rate = max(self.MIN_RATE, self.observed_rate() * self.PROBE)
-            return
+        self._last_throttle = self._loop.time()
+        rate, sample = self.observed_rate()
+        if sample >= self.MIN_SAMPLE:
+            # Pace from now on: the refused request's retry goes through enter(), which paces it.
+            self.rate = max(self.MIN_RATE, rate * self.PROBE)
+            if not demanded:
+                return
         if not self.open.is_set():  # another request already paused the job: wait with it, once
             await self.open.wait()
             return
