@@ -65,6 +65,8 @@ nitpick_ignore_regex = [
     # WAGroupsError.mark_outcome_unknown names __str__, neither of which is documented.
     (r"py:class", r"(wa_groups(\.[a-z_]+)*\.)?_[A-Za-z_.]+"),
     (r"py:meth", r"__str__"),
+    # The TypedDict of connection keyword arguments (``**connection``), described in the client docstrings.
+    (r"py:class", r"(wa_groups\._request\.)?(ConnectionOptions|Unpack)"),
 ]
 
 # -- HTML -------------------------------------------------------------------------------------------------

@@ -21,9 +21,9 @@ from typing import Any, Final, TypeVar
 import cattrs
 
 from ._converter import CONVERTER
-from ._request import Endpoint, build_request
 from ._request import FilePart as FilePart  # re-exported: the client and the transport import them from here
 from ._request import Request as Request
+from ._request import build_request, endpoint_table
 from .errors import (
     APIError,
     AuthenticationError,
@@ -77,23 +77,25 @@ GROUP_INFO_FIELDS: Final = (
 
 #: One table for every operation the client performs. ``repeatable=False`` operations are never sent again
 #: after a failure that may have taken effect (a 5xx, a timeout, a dropped connection).
-ENDPOINTS: Final[Mapping[str, Endpoint]] = {
-    "create_group": Endpoint("POST", "/{phone_number_id}/groups", repeatable=False),
-    "list_groups": Endpoint("GET", "/{phone_number_id}/groups", repeatable=True),
-    "get_group": Endpoint("GET", "/{group_id}", repeatable=True),
-    "update_group": Endpoint("POST", "/{group_id}", repeatable=True),
-    "set_group_picture": Endpoint("POST", "/{group_id}", repeatable=True),
-    "delete_group": Endpoint("DELETE", "/{group_id}", repeatable=True),
-    "get_invite_link": Endpoint("GET", "/{group_id}/invite_link", repeatable=True),
-    "reset_invite_link": Endpoint("POST", "/{group_id}/invite_link", repeatable=True),
-    "delete_invite_link": Endpoint("DELETE", "/{group_id}/invite_link", repeatable=True),
-    "add_participants": Endpoint("POST", "/{group_id}/participants", repeatable=True),
-    "remove_participants": Endpoint("DELETE", "/{group_id}/participants", repeatable=True),
-    "list_join_requests": Endpoint("GET", "/{group_id}/join_requests", repeatable=True),
-    "approve_join_requests": Endpoint("POST", "/{group_id}/join_requests", repeatable=True),
-    "reject_join_requests": Endpoint("DELETE", "/{group_id}/join_requests", repeatable=True),
-    "send_invite_link_template": Endpoint("POST", "/{phone_number_id}/messages", repeatable=False),
-}
+ENDPOINTS: Final = endpoint_table(
+    """
+    create_group               POST    /{phone_number_id}/groups         once
+    list_groups                GET     /{phone_number_id}/groups         repeatable
+    get_group                  GET     /{group_id}                       repeatable
+    update_group               POST    /{group_id}                       repeatable
+    set_group_picture          POST    /{group_id}                       repeatable
+    delete_group               DELETE  /{group_id}                       repeatable
+    get_invite_link            GET     /{group_id}/invite_link           repeatable
+    reset_invite_link          POST    /{group_id}/invite_link           repeatable
+    delete_invite_link         DELETE  /{group_id}/invite_link           repeatable
+    add_participants           POST    /{group_id}/participants          repeatable
+    remove_participants        DELETE  /{group_id}/participants          repeatable
+    list_join_requests         GET     /{group_id}/join_requests         repeatable
+    approve_join_requests      POST    /{group_id}/join_requests         repeatable
+    reject_join_requests       DELETE  /{group_id}/join_requests         repeatable
+    send_invite_link_template  POST    /{phone_number_id}/messages       once
+    """
+)
 
 
 #: Build the :class:`Request` for an operation of :data:`ENDPOINTS`: ``build(operation, json=..., group_id=...)``.

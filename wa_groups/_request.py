@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import attrs
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from ._http import Decoder, Transport
 
-__all__ = ["Endpoint", "FilePart", "Request", "TransportClient", "build_request"]
+__all__ = ["ConnectionOptions", "Endpoint", "FilePart", "Request", "TransportClient", "build_request", "endpoint_table"]
 
 C = TypeVar("C", bound="TransportClient")
 
@@ -59,6 +59,24 @@ class Request:
     files: tuple[FilePart, ...] = ()
 
 
+def endpoint_table(text: str) -> Mapping[str, Endpoint]:
+    """Read an endpoint table written one operation a line: ``name METHOD /path/{arg} repeatable|once``.
+
+    ``once`` marks operations never sent again after a failure that may have taken effect. Blank lines and
+    ``#`` comments are skipped.
+    """
+    table: dict[str, Endpoint] = {}
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, method, path, kind = line.split()
+        if kind not in ("repeatable", "once") or name in table:
+            raise ValueError(f"bad endpoint table line: {raw!r}")
+        table[name] = Endpoint(method, path, repeatable=kind == "repeatable")
+    return table
+
+
 def build_request(
     endpoints: Mapping[str, Endpoint],
     operation: str,
@@ -83,6 +101,25 @@ def build_request(
     )
 
 
+class ConnectionOptions(TypedDict, total=False):
+    """The connection settings every backend client accepts as keyword arguments."""
+
+    session: aiohttp.ClientSession | None
+    """An ``aiohttp.ClientSession`` to use; it is never closed by the client."""
+
+    timeout: float
+    """Seconds allowed for each HTTP exchange (30 by default)."""
+
+    retry: RetryPolicy | None
+    """The retry policy (``RetryPolicy()`` by default)."""
+
+    max_connections: int
+    """Connection limit of the client's own connector (100 by default)."""
+
+    user_agent: str | None
+    """The ``User-Agent`` header; ``wa-groups/<version>`` by default."""
+
+
 class TransportClient:
     """The lifecycle every backend client shares over one :class:`~wa_groups._http.Transport`.
 
@@ -99,11 +136,11 @@ class TransportClient:
         token: object,
         token_argument: str,
         decode: Decoder,
-        session: aiohttp.ClientSession | None,
-        timeout: float,
-        retry: RetryPolicy | None,
-        max_connections: int,
-        user_agent: str | None,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        max_connections: int = 100,
+        user_agent: str | None = None,
     ) -> None:
         """Check the token and retry policy, then create the transport that sends ``Bearer <token>``."""
         from ._http import Transport

@@ -10,7 +10,7 @@ import aiohttp
 
 from . import _protocol as proto
 from ._http import check_base_url
-from ._request import TransportClient
+from ._request import ConnectionOptions, TransportClient
 from ._retry import RetryPolicy
 from .errors import ClientValidationError
 from .models import (
@@ -80,16 +80,16 @@ class GroupsClient(TransportClient):
         self._base_url = check_base_url(base_url)
         self._phone_number_id = phone_number_id
         self._api_version = api_version
+        connection = ConnectionOptions(
+            session=session, timeout=timeout, retry=retry, max_connections=max_connections, user_agent=user_agent
+        )
+        api_root = f"{self._base_url}/{api_version}"
         self._connect(
-            api_root=f"{self._base_url}/{api_version}",
+            api_root=api_root,
             token=access_token,
             token_argument="access_token",
             decode=proto.decode_response,
-            session=session,
-            timeout=timeout,
-            retry=retry,
-            max_connections=max_connections,
-            user_agent=user_agent,
+            **connection,
         )
         self._tracker: OperationTracker | None = None
 

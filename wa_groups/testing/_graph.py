@@ -258,9 +258,8 @@ class FakeGraphAPI(FakeServer):
         self.messages: list[dict[str, Any]] = []
         self.add_phone_number(phone_number_id, display_phone_number)
 
-    def __repr__(self) -> str:
-        where = self._base_url or "not running"
-        return f"<FakeGraphAPI {where} numbers={len(self._numbers)} groups={len(self._groups)}>"
+    def _summary(self) -> str:
+        return f"numbers={len(self._numbers)} groups={len(self._groups)}"
 
     # -- public helpers --------------------------------------------------------------------------
 

@@ -570,7 +570,15 @@ class FakeServer:
         if queue is not None and self._webhook_worker is not None:
             await queue.join()
 
+    def __repr__(self) -> str:
+        where = self._base_url or "not running"
+        return f"<{type(self).__name__} {where} {self._summary()}>"
+
     # -- hooks for subclasses --------------------------------------------------------------------
+
+    def _summary(self) -> str:
+        """Return a few words on the fake's state for its repr; subclasses override."""
+        return ""
 
     def _routes(self) -> list[Route]:
         """Return the routing table; subclasses override."""

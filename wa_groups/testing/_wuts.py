@@ -201,9 +201,8 @@ class FakeWutsAPI(FakeServer):
         self._groups: dict[str, FakeWutsGroup] = {}
         self._pictures = 0
 
-    def __repr__(self) -> str:
-        where = self._base_url or "not running"
-        return f"<FakeWutsAPI {where} groups={len(self._groups)}>"
+    def _summary(self) -> str:
+        return f"groups={len(self._groups)}"
 
     # -- public helpers --------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ import cattrs
 
 from .._converter import _to_optional_bool, make_converter
 from .._protocol import _as_text, error_class_for, retry_after_seconds
-from .._request import Endpoint, build_request
+from .._request import build_request, endpoint_table
 from ..errors import (
     APIError,
     ClientValidationError,
@@ -53,29 +53,31 @@ DEFAULT_BASE_URL: Final = "https://api.wuts.com.br"
 
 #: One table for every operation. ``repeatable=False`` operations (the two creations) are never sent again after
 #: a failure that may have taken effect. Promote and demote use the add route with an ``action`` override.
-ENDPOINTS: Final[Mapping[str, Endpoint]] = {
-    "list_groups": Endpoint("GET", "/groups", repeatable=True),
-    "create_group": Endpoint("POST", "/groups", repeatable=False),
-    "get_group": Endpoint("GET", "/groups/{jid}", repeatable=True),
-    "update_group": Endpoint("PATCH", "/groups/{jid}", repeatable=True),
-    "add_participants": Endpoint("POST", "/groups/{jid}/participants", repeatable=True),
-    "remove_participants": Endpoint("DELETE", "/groups/{jid}/participants", repeatable=True),
-    "promote_participants": Endpoint("POST", "/groups/{jid}/participants", repeatable=True),
-    "demote_participants": Endpoint("POST", "/groups/{jid}/participants", repeatable=True),
-    "leave_group": Endpoint("DELETE", "/groups/{jid}/leave", repeatable=True),
-    "get_invite_link": Endpoint("GET", "/groups/{jid}/invite", repeatable=True),
-    "reset_invite_link": Endpoint("POST", "/groups/{jid}/invite/reset", repeatable=True),
-    "join_group": Endpoint("POST", "/groups/join", repeatable=True),
-    "set_ephemeral": Endpoint("PUT", "/groups/{jid}/ephemeral", repeatable=True),
-    "set_group_picture": Endpoint("POST", "/groups/{jid}/picture", repeatable=True),
-    "create_community": Endpoint("POST", "/communities", repeatable=False),
-    "add_community_participants": Endpoint("POST", "/communities/{jid}/participants", repeatable=True),
-    "remove_community_participants": Endpoint("DELETE", "/communities/{jid}/participants", repeatable=True),
+ENDPOINTS: Final = endpoint_table(
+    """
+    list_groups                    GET     /groups                            repeatable
+    create_group                   POST    /groups                            once
+    get_group                      GET     /groups/{jid}                      repeatable
+    update_group                   PATCH   /groups/{jid}                      repeatable
+    add_participants               POST    /groups/{jid}/participants         repeatable
+    remove_participants            DELETE  /groups/{jid}/participants         repeatable
+    promote_participants           POST    /groups/{jid}/participants         repeatable
+    demote_participants            POST    /groups/{jid}/participants         repeatable
+    leave_group                    DELETE  /groups/{jid}/leave                repeatable
+    get_invite_link                GET     /groups/{jid}/invite               repeatable
+    reset_invite_link              POST    /groups/{jid}/invite/reset         repeatable
+    join_group                     POST    /groups/join                       repeatable
+    set_ephemeral                  PUT     /groups/{jid}/ephemeral            repeatable
+    set_group_picture              POST    /groups/{jid}/picture              repeatable
+    create_community               POST    /communities                       once
+    add_community_participants     POST    /communities/{jid}/participants    repeatable
+    remove_community_participants  DELETE  /communities/{jid}/participants    repeatable
     # Chosen reading: WUTS names these two routes (POST and DELETE, community JID in the path, child group JID
     # in the body) but their paths are not in its published reference.
-    "link_group": Endpoint("POST", "/communities/{jid}/groups", repeatable=True),
-    "unlink_group": Endpoint("DELETE", "/communities/{jid}/groups", repeatable=True),
-}
+    link_group                     POST    /communities/{jid}/groups          repeatable
+    unlink_group                   DELETE  /communities/{jid}/groups          repeatable
+    """
+)
 
 #: Build the request of an operation of :data:`ENDPOINTS`: ``build(operation, json=..., jid=...)``.
 build: Final = functools.partial(build_request, ENDPOINTS)

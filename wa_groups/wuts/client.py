@@ -6,11 +6,8 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
 from .._http import check_base_url
-from .._request import TransportClient
-from .._retry import RetryPolicy
+from .._request import ConnectionOptions, TransportClient
 from ..bulk import run_items
 from ..errors import ClientValidationError, WAGroupsError
 from . import _protocol as proto
@@ -26,6 +23,8 @@ from .models import (
 
 if TYPE_CHECKING:
     from datetime import timedelta
+
+    from typing_extensions import Unpack
 
     from ..bulk import BulkProgressCallback, BulkResult
 
@@ -51,36 +50,18 @@ class WutsClient(TransportClient):
     Args:
         token: The WUTS user token (a UUID); sent only in the ``Authorization`` header.
         base_url: WUTS's root URL; https unless the host is loopback (as for the fake server).
-        session: An ``aiohttp.ClientSession`` to use; it is never closed by the client.
-        timeout: Seconds allowed for each HTTP exchange (WUTS itself allows 60 s to read a request).
-        retry: The retry policy (see :class:`~wa_groups.RetryPolicy`).
-        max_connections: Connection limit of the client's own connector.
-        user_agent: The ``User-Agent`` header; ``wa-groups/<version>`` by default.
+        connection: ``session=``, ``timeout=`` (seconds per exchange, 30 by default; WUTS itself allows 60 s
+            to read a request), ``retry=``, ``max_connections=`` and ``user_agent=``, as for
+            :class:`~wa_groups.GroupsClient`.
 
     """
 
     def __init__(
-        self,
-        token: str,
-        *,
-        base_url: str = proto.DEFAULT_BASE_URL,
-        session: aiohttp.ClientSession | None = None,
-        timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        max_connections: int = 100,
-        user_agent: str | None = None,
+        self, token: str, *, base_url: str = proto.DEFAULT_BASE_URL, **connection: Unpack[ConnectionOptions]
     ) -> None:
         self._base_url = check_base_url(base_url)
         self._connect(
-            api_root=self._base_url,
-            token=token,
-            token_argument="token",
-            decode=proto.decode_response,
-            session=session,
-            timeout=timeout,
-            retry=retry,
-            max_connections=max_connections,
-            user_agent=user_agent,
+            api_root=self._base_url, token=token, token_argument="token", decode=proto.decode_response, **connection
         )
 
     @classmethod
