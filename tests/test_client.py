@@ -432,3 +432,13 @@ async def test_session_is_closed_when_a_call_fails_or_is_cancelled(fake: FakeGra
         with pytest.raises(NotFoundError):
             await client.get_group("G-missing")
     assert client.closed
+
+
+async def test_max_items_then_resume_sees_every_group_once(fake: FakeGraphAPI, client: GroupsClient) -> None:
+    gids = fake.add_groups(50)
+    pages = [page async for page in client.iter_groups(page_size=10, max_items=35).pages()]
+    first = [g.id for page in pages for g in page]
+    assert first == gids[:35] and pages[-1].after
+    assert fake.requests[-1].query["limit"] == "5"
+    rest = [g.id async for g in client.iter_groups(page_size=10, after=pages[-1].after)]
+    assert first + rest == gids

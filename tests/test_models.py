@@ -276,13 +276,17 @@ async def test_group_operation_wait_returns_the_matching_event() -> None:
 # ---------------------------------------------------------------------------------------------------- paging
 
 
-def scripted(*pages: Page[str]) -> tuple[Callable[[str | None], Awaitable[Page[str]]], list[str | None]]:
+def scripted(
+    *pages: Page[str], wants: list[int | None] | None = None
+) -> tuple[Callable[[str | None, int | None], Awaitable[Page[str]]], list[str | None]]:
     """Return a fetch function answering ``pages`` in order, and the list of cursors it was called with."""
     asked: list[str | None] = []
     remaining = list(pages)
 
-    async def fetch(cursor: str | None) -> Page[str]:
+    async def fetch(cursor: str | None, want: int | None) -> Page[str]:
         asked.append(cursor)
+        if wants is not None:
+            wants.append(want)
         assert remaining, "the paginator asked for a page after the last one"
         return remaining.pop(0)
 
@@ -319,15 +323,25 @@ async def test_next_without_cursor_from_a_custom_fetch_ends_the_listing() -> Non
     assert asked == [None]
 
 
-async def test_cut_page_keeps_its_cursors() -> None:
+async def test_max_items_asks_for_no_more_than_it_needs() -> None:
+    wants: list[int | None] = []
     fetch, asked = scripted(
         Page(items=("a", "b"), after="c1", has_next=True),
-        Page(items=("c", "d"), before="b2", after="c2", has_next=True),
+        Page(items=("c",), before="b2", after="c2", has_next=True),
+        wants=wants,
     )
     pages = [page async for page in Paginator(fetch, max_items=3).pages()]
     assert [list(page) for page in pages] == [["a", "b"], ["c"]]
+    # The last page is whole, so its cursor resumes exactly after the items yielded.
     assert (pages[1].before, pages[1].after, pages[1].has_next) == ("b2", "c2", True)
-    assert asked == [None, "c1"]
+    assert asked == [None, "c1"] and wants == [3, 1]
+
+
+async def test_a_page_longer_than_asked_is_cut_and_cannot_be_resumed() -> None:
+    fetch, _ = scripted(Page(items=("a", "b", "c"), before="b1", after="c1", has_next=True))
+    pages = [page async for page in Paginator(fetch, max_items=2).pages()]
+    assert [list(page) for page in pages] == [["a", "b"]]
+    assert (pages[0].before, pages[0].after, pages[0].has_next) == ("b1", None, False)
 
 
 async def test_a_paginator_can_be_iterated_again() -> None:

@@ -482,7 +482,7 @@ async def test_paginator_over_any_pages_yields_the_concatenation_or_a_paging_err
     bodies = [wire_body(kind, page) for page in pages]
     asked: list[str | None] = []
 
-    async def fetch(cursor: str | None) -> Page[Any]:
+    async def fetch(cursor: str | None, want: int | None) -> Page[Any]:
         asked.append(cursor)
         if len(asked) > len(bodies):
             raise EndOfScript

@@ -26,7 +26,7 @@ from ._retry import RetryPolicy, is_ambiguous, retry_wait
 from ._version import __version__
 from .errors import APIError, ClientValidationError, RateLimitError, TransportError, WAGroupsError
 
-__all__ = ["Decoder", "RequestGate", "Transport", "check_base_url", "current_gate"]
+__all__ = ["Decoder", "RequestGate", "RequestWithheld", "Transport", "check_base_url", "current_gate"]
 
 logger = logging.getLogger("wa_groups")
 
@@ -38,6 +38,10 @@ DEFAULT_USER_AGENT = f"wa-groups/{__version__}"
 #: Inside a bulk job, throttled answers that name no wait are retried at the job's pace without using up the
 #: retry policy's attempts, up to this many times ``max_attempts`` for one request.
 PACED_RETRIES_PER_ATTEMPT = 4
+
+
+class RequestWithheld(WAGroupsError):
+    """Raised by a request gate that will not send a request (its bulk job has stopped)."""
 
 
 class RequestGate(Protocol):
@@ -205,7 +209,7 @@ class Transport:
                 may have taken effect.
 
         """
-        state = [0, current_gate.get(), 0]
+        state = [0, current_gate.get(), 0, None]
         # The first attempt goes straight out; backoff's machinery is entered only once a retry is due, so
         # the common case pays nothing for it.
         outcome = await self._attempt(request, state)
@@ -227,7 +231,17 @@ class Transport:
                 return _Outcome(value=await self._send_once(request))
             async with gate.slot():
                 return _Outcome(value=await self._send_once(request))
+        except RequestWithheld as withheld:
+            # A retry the job would not send: report how the previous attempt failed, since it may have
+            # taken effect; with no previous attempt the request was simply never sent.
+            previous: WAGroupsError | None = state[3]
+            if previous is None:
+                return _Outcome(error=withheld)
+            if is_ambiguous(previous):
+                previous.mark_outcome_unknown()
+            return _Outcome(error=previous)
         except WAGroupsError as error:
+            state[3] = error
             attempt = state[0]
             if gate is not None and isinstance(error, RateLimitError) and error.retry_after is None:
                 # Inside a bulk job an unexplained throttle is the job's cue to pace itself (see bulk._JobGate),
@@ -277,7 +291,13 @@ class Transport:
         failure: TransportError | None = None
         try:
             async with session.request(
-                request.method, url, params=request.params, data=data, headers=headers, timeout=self._timeout
+                request.method,
+                url,
+                params=request.params,
+                data=data,
+                headers=headers,
+                timeout=self._timeout,
+                raise_for_status=False,  # a caller's session may raise for status: the library reads every answer
             ) as response:
                 raw = await response.read()
                 status = response.status

@@ -10,12 +10,14 @@ throttling codes arrive with HTTP 400.
 
 from __future__ import annotations
 
+import email.utils
 import functools
 import json
 import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any, Final, TypeVar
 
 import cattrs
@@ -58,6 +60,8 @@ SUBJECT_MAX_CHARS: Final = 128
 DESCRIPTION_MAX_CHARS: Final = 2048
 PARTICIPANTS_PER_CALL: Final = 8
 GROUPS_PAGE_MAX: Final = 1024
+#: Graph's page size when no ``limit`` is sent.
+DEFAULT_PAGE_SIZE: Final = 25
 JOIN_REQUESTS_PAGE_MAX: Final = 1024
 PICTURE_MAX_BYTES: Final = 5 * 1024 * 1024
 PICTURE_MIN_SIDE: Final = 192
@@ -434,15 +438,28 @@ def _error_data_details(error_data: Any) -> str | None:
     return None
 
 
+def _retry_after_value(text: str) -> float | None:
+    """Read ``Retry-After``: seconds, or an HTTP date (RFC 9110); None when unreadable."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+        return max(0.0, seconds)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """Return the wait a throttled answer demands: ``Retry-After``, else the usage header's minutes, else None."""
     retry_after = headers.get("Retry-After")
     if retry_after is not None:
-        try:
-            seconds = float(retry_after)
-        except ValueError:
-            seconds = -1.0
-        if seconds >= 0:
+        seconds = _retry_after_value(retry_after)
+        if seconds is not None:
             return seconds
     usage = headers.get("X-Business-Use-Case-Usage")
     if usage:
@@ -521,6 +538,32 @@ def error_from_detail(detail: ErrorDetail, *, operation: str | None = None) -> A
 _EXCERPT = 200
 
 
+#: Statuses whose meaning does not depend on the body: a proxy's HTML page saying so is classified all the same.
+_STATUS_MEANS_IT: Final = frozenset({401, 403, 404, 429})
+
+
+def load_json(status: int, headers: Mapping[str, str], raw: bytes, operation: str) -> Any:
+    """Decode an answer's JSON body (any backend); a body that is not JSON raises.
+
+    A non-JSON 401, 403, 404 or 429 (a proxy or load balancer speaking) raises the class its status means, a
+    429 with its ``Retry-After``; any other non-JSON answer raises :class:`ResponseError`.
+    """
+    try:
+        return json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        pass
+    if status in _STATUS_MEANS_IT:
+        cls = error_class_for(None, status)
+        raise cls(
+            f"{operation}: HTTP {status} with a body that is not JSON",
+            http_status=status,
+            retry_after=retry_after_seconds(headers) if cls is RateLimitError else None,
+            operation=operation,
+        )
+    excerpt = raw[:_EXCERPT].decode("utf-8", "replace")
+    raise ResponseError(f"{operation}: the answer is not JSON", http_status=status, body_excerpt=excerpt)
+
+
 def decode_response(status: int, headers: Mapping[str, str], raw: bytes, operation: str) -> Any:
     """Return the decoded JSON of a successful answer, or raise the error the answer carries.
 
@@ -529,11 +572,7 @@ def decode_response(status: int, headers: Mapping[str, str], raw: bytes, operati
         ResponseError: The body is not JSON (e.g. a proxy's HTML page).
 
     """
-    try:
-        decoded = json.loads(raw) if raw else {}
-    except (ValueError, UnicodeDecodeError):
-        excerpt = raw[:_EXCERPT].decode("utf-8", "replace")
-        raise ResponseError(f"{operation}: the answer is not JSON", http_status=status, body_excerpt=excerpt) from None
+    decoded = load_json(status, headers, raw, operation)
     if isinstance(decoded, Mapping) and isinstance(decoded.get("error"), Mapping):
         raise api_error(decoded["error"], http_status=status, headers=headers, operation=operation)
     if status >= 400:

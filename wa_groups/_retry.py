@@ -75,7 +75,8 @@ def is_ambiguous(error: WAGroupsError) -> bool:
     if isinstance(error, TransportError):
         return not error.before_send
     if isinstance(error, ResponseError):
-        return error.http_status is None or error.http_status >= 500
+        # A 2xx whose body cannot be read was processed; a 5xx page may hide a processed request.
+        return error.http_status is None or error.http_status >= 500 or 200 <= error.http_status < 300
     if isinstance(error, APIError):
         return error.retryable
     return False

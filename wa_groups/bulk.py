@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from . import errors as errors_module
-from ._http import current_gate
+from ._http import RequestWithheld, current_gate
 from ._protocol import PARTICIPANTS_PER_CALL, check_id, error_from_detail, normalise_user
 from .errors import (
     AuthenticationError,
@@ -339,7 +339,7 @@ class BulkReport(_JsonReport):
 # ---------------------------------------------------------------------------------------------------- gate
 
 
-class _JobStopped(WAGroupsError):
+class _JobStopped(RequestWithheld):
     """Raised inside a stopped job for a request that was about to be sent; its batch is not attempted."""
 
 
@@ -587,7 +587,11 @@ class _Job:
                 return
             except WAGroupsError as error:
                 if isinstance(error, AuthenticationError):
+                    # The server refused the token and did nothing: the batch is not attempted, so a resumed
+                    # job with a valid token sends it again.
                     self.halt(error)
+                    result.not_attempted.extend(batch)
+                    return
                 done, failures = [], [(item, error) for item in batch]
             except Exception as exc:  # a bug must not lose the batch: record it, keep the job going
                 logger.exception("bulk batch failed unexpectedly")
@@ -689,8 +693,10 @@ class _Job:
         self.sent.discard(task)
 
     async def drain(self) -> None:
+        # asyncio.wait, not gather: if the job is cancelled meanwhile, gather would cancel the batches itself
+        # and they would vanish from in_flight before cancel() could account for them.
         while self.tasks:
-            await asyncio.gather(*list(self.tasks))
+            await asyncio.wait(list(self.tasks))
 
     async def cancel(self) -> None:
         """Cancel the batches still running; items whose answer never came are failures of unknown outcome."""
@@ -958,30 +964,34 @@ async def run_all_join_requests(
 
     async def work() -> None:
         try:
-            async for gid in groups_source():
-                if job.stop is not None:
-                    break
-                await groups_slots.acquire()
-                task = asyncio.get_running_loop().create_task(one_group(gid))
-                group_tasks.add(task)
-                task.add_done_callback(group_tasks.discard)
-            else:
-                target.groups_exhausted = True
-        except ClientValidationError:
-            raise
-        except _JobStopped:
-            pass
-        except WAGroupsError as error:
-            target.stopped_by = error
-        finally:
             try:
-                while group_tasks:
-                    await asyncio.gather(*list(group_tasks))
-            except asyncio.CancelledError:
-                for task in list(group_tasks):
-                    task.cancel()
-                await asyncio.gather(*list(group_tasks), return_exceptions=True)
+                async for gid in groups_source():
+                    if job.stop is not None:
+                        break
+                    await groups_slots.acquire()
+                    task = asyncio.get_running_loop().create_task(one_group(gid))
+                    group_tasks.add(task)
+                    task.add_done_callback(group_tasks.discard)
+                else:
+                    target.groups_exhausted = True
+            except ClientValidationError:
                 raise
+            except _JobStopped:
+                pass
+            except WAGroupsError as error:
+                target.stopped_by = error
+            while group_tasks:
+                done, _ = await asyncio.wait(list(group_tasks), return_when=asyncio.FIRST_EXCEPTION)
+                for finished in done:
+                    failure = None if finished.cancelled() else finished.exception()
+                    if failure is not None:
+                        raise failure
+        except BaseException:
+            # Cancelled, or a group failed unexpectedly: stop every other group before leaving.
+            for task in list(group_tasks):
+                task.cancel()
+            await asyncio.gather(*list(group_tasks), return_exceptions=True)
+            raise
 
     await job.guarded(work())
     if job.stop is not None:

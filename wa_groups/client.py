@@ -12,7 +12,7 @@ from . import _protocol as proto
 from ._http import check_base_url
 from ._request import ConnectionOptions, TransportClient
 from ._retry import RetryPolicy
-from .errors import ClientValidationError
+from .errors import ClientValidationError, ResponseError
 from .models import (
     GroupInfo,
     GroupOperation,
@@ -241,8 +241,9 @@ class GroupsClient(TransportClient):
         phone = self._phone(phone_number_id)
         limit = None if page_size is None else str(proto.check_page_size(page_size, proto.GROUPS_PAGE_MAX))
 
-        async def fetch(cursor: str | None) -> Page[GroupSummary]:
-            params = {key: value for key, value in (("limit", limit), ("after", cursor)) if value is not None}
+        async def fetch(cursor: str | None, want: int | None) -> Page[GroupSummary]:
+            size = limit if want is None else str(min(int(limit or proto.DEFAULT_PAGE_SIZE), want))
+            params = {key: value for key, value in (("limit", size), ("after", cursor)) if value is not None}
             request = proto.build("list_groups", params=params or None, phone_number_id=phone)
             return proto.decode_groups_page(await self._send(request))
 
@@ -293,8 +294,9 @@ class GroupsClient(TransportClient):
         gid = proto.check_id(group_id, "group_id")
         limit = None if page_size is None else str(proto.check_page_size(page_size, proto.JOIN_REQUESTS_PAGE_MAX))
 
-        async def fetch(cursor: str | None) -> Page[JoinRequest]:
-            params = {key: value for key, value in (("limit", limit), ("after", cursor)) if value is not None}
+        async def fetch(cursor: str | None, want: int | None) -> Page[JoinRequest]:
+            size = limit if want is None else str(min(int(limit or proto.DEFAULT_PAGE_SIZE), want))
+            params = {key: value for key, value in (("limit", size), ("after", cursor)) if value is not None}
             request = proto.build("list_join_requests", params=params or None, group_id=gid)
             return proto.decode_join_requests_page(await self._send(request))
 
@@ -340,7 +342,12 @@ class GroupsClient(TransportClient):
             )
         payload = proto.invite_template_body(recipient, proto.check_id(group_id, "group_id"), template_name, language)
         request = proto.build("send_invite_link_template", json=payload, phone_number_id=self._phone(phone_number_id))
-        return proto.decode_sent_message(await self._send(request))
+        answer = await self._send(request)
+        try:
+            return proto.decode_sent_message(answer)
+        except ResponseError as error:  # the message was accepted: sending it again would duplicate it
+            error.mark_outcome_unknown()
+            raise
 
     # ------------------------------------------------------------------------------------------ webhooks
 

@@ -18,8 +18,9 @@ __all__ = ["Paginator"]
 
 T = TypeVar("T")
 
-#: Fetch the page that starts after the given cursor (``None``: the first page).
-PageFetcher = Callable[[str | None], Awaitable[Page[T]]]
+#: Fetch the page that starts after the given cursor (``None``: the first page), holding at most the given
+#: number of items when that is not ``None`` (``max_items`` is near), so that no page needs cutting.
+PageFetcher = Callable[[str | None, int | None], Awaitable[Page[T]]]
 
 
 class Paginator(Generic[T]):
@@ -43,21 +44,28 @@ class Paginator(Generic[T]):
                 yield item
 
     async def pages(self) -> AsyncGenerator[Page[T], None]:
-        """Yield each page in turn; with ``max_items`` the last page is cut to the limit."""
+        """Yield each page in turn.
+
+        With ``max_items``, the last request asks for no more than the items still wanted, so every page yielded
+        is whole and its ``after`` resumes exactly after it. Should a server send more than asked anyway, the
+        page is cut and carries no ``after`` (cursors mark whole pages).
+        """
         remaining = self._max_items
         if remaining == 0:
             return
         cursor = self._after
         seen: set[str] = set() if cursor is None else {cursor}
         while True:
-            page = await self._fetch(cursor)
+            page = await self._fetch(cursor, remaining)
             if remaining is not None:
-                if len(page.items) >= remaining:
-                    yield Page(
-                        items=page.items[:remaining], before=page.before, after=page.after, has_next=page.has_next
-                    )
+                if len(page.items) > remaining:
+                    # The server sent more than asked: cursors mark whole pages, so a cut page cannot be resumed.
+                    yield Page(items=page.items[:remaining], before=page.before, after=None, has_next=False)
                     return
                 remaining -= len(page.items)
+                if remaining == 0:
+                    yield page
+                    return
             yield page
             if not page.has_next:
                 return

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -23,7 +22,7 @@ from typing import Any, Final, TypeVar
 import cattrs
 
 from .._converter import _to_optional_bool, make_converter
-from .._protocol import _as_text, error_class_for, retry_after_seconds
+from .._protocol import _as_text, error_class_for, load_json, retry_after_seconds
 from .._request import build_request, endpoint_table
 from ..errors import (
     APIError,
@@ -394,11 +393,7 @@ def decode_response(status: int, headers: Mapping[str, str], raw: bytes, operati
         ResponseError: The body is not JSON (e.g. a proxy's HTML page).
 
     """
-    try:
-        decoded = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError):
-        excerpt = raw[:_EXCERPT].decode("utf-8", "replace")
-        raise ResponseError(f"{operation}: the answer is not JSON", http_status=status, body_excerpt=excerpt) from None
+    decoded = load_json(status, headers, raw, operation)
     envelope: Mapping[str, Any] = decoded if isinstance(decoded, Mapping) else {}
     if status >= 400 or envelope.get("success") in (False, "false"):
         raise wuts_error(envelope, http_status=status, headers=headers, operation=operation)
