@@ -442,3 +442,30 @@ async def test_max_items_then_resume_sees_every_group_once(fake: FakeGraphAPI, c
     assert fake.requests[-1].query["limit"] == "5"
     rest = [g.id async for g in client.iter_groups(page_size=10, after=pages[-1].after)]
     assert first + rest == gids
+
+
+async def test_a_proxy_429_page_is_throttling_and_is_retried(
+    fake: FakeGraphAPI, client: GroupsClient, sleeps: SleepRecorder
+) -> None:
+    gid = fake.add_group("Proxy")
+    fake.add_fault(Fault(status=429, malformed=True, retry_after=2, times=1))
+    assert await client.get_invite_link(gid)
+    assert sleeps.waits == [2.0]
+    fake.add_fault(Fault(status=401, malformed=True, times=1))
+    with pytest.raises(AuthenticationError):
+        await client.get_invite_link(gid)
+
+
+async def test_a_closed_caller_session_is_a_clear_error(fake: FakeGraphAPI) -> None:
+    session = aiohttp.ClientSession()
+    await session.close()
+    async with fake.client(session=session) as client:
+        with pytest.raises(WAGroupsError, match="session given to this client is closed"):
+            await client.get_group("G1")
+
+
+def test_partial_success_is_never_taken_for_a_plain_failure() -> None:
+    from wa_groups import _protocol as proto
+
+    error = proto.api_error({"code": 131201, "message": "Partial success"}, http_status=206)
+    assert isinstance(error, InvalidRequestError) and error.outcome_unknown

@@ -160,3 +160,15 @@ async def test_repeated_deliveries_are_handled_once(loop_setup: Loop) -> None:
     handled = loop_setup.handled
     assert sum(1 for e in handled if isinstance(e, GroupCreated) and e.request_id == op.request_id) == 1
     assert loop_setup.fake.stats.webhooks_sent >= 3
+
+
+def test_absurd_numbers_in_a_signed_delivery_do_not_break_parsing() -> None:
+    from wa_groups.webhooks import parse_webhook
+
+    payload = (
+        b'{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"group_lifecycle_update",'
+        b'"value":{"messaging_product":"whatsapp","metadata":{"phone_number_id":"2"},"groups":[{"type":"group_delete",'
+        b'"group_id":"G","request_id":"R","timestamp":' + b"9" * 400 + b"}]}}]}]}"
+    )
+    (event,) = parse_webhook(payload)
+    assert isinstance(event, GroupDeleted) and event.timestamp is None

@@ -190,6 +190,8 @@ class Transport:
             raise WAGroupsError(
                 "this client is bound to another event loop; create one client per loop (e.g. per asyncio.run)"
             )
+        if self._session.closed:
+            raise WAGroupsError("the aiohttp session given to this client is closed")
         return self._session
 
     async def close(self) -> None:

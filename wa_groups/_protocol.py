@@ -379,6 +379,8 @@ ERROR_CLASSES: Final[Mapping[int, type[APIError]]] = {
     131059: InvalidCursorError,
     **dict.fromkeys((1, 2, 131000, 131016, 131057), ServerError),
 }
+#: Graph's code for a request that partly succeeded (HTTP 206).
+PARTIAL_SUCCESS: Final = 131201
 #: Authentication subcodes (expired or invalidated tokens) that override the code's class.
 AUTH_SUBCODES: Final = frozenset({458, 459, 460, 463, 464, 467})
 
@@ -493,7 +495,7 @@ def api_error(
     retry_after = retry_after_seconds(headers) if headers is not None and issubclass(cls, RateLimitError) else None
     message = _as_text(error.get("message")) or _as_text(error.get("error_user_msg")) or "Graph API error"
     is_transient = error.get("is_transient") is True or str(error.get("is_transient")).lower() == "true"
-    return cls(
+    error_object = cls(
         message,
         http_status=http_status,
         code=code,
@@ -507,6 +509,9 @@ def api_error(
         operation=operation,
         raw=error,
     )
+    if code == PARTIAL_SUCCESS:  # some of the request took effect: never assume it all failed
+        error_object.mark_outcome_unknown()
+    return error_object
 
 
 def error_detail(error: Any) -> ErrorDetail:
@@ -596,7 +601,7 @@ def structure(data: Any, cls: type[T], operation: str) -> T:
     """Decode ``data`` into ``cls`` with the library's converter; malformed data becomes :class:`ResponseError`."""
     try:
         return CONVERTER.structure(data, cls)
-    except (cattrs.BaseValidationError, TypeError, ValueError, AttributeError, KeyError) as exc:
+    except (cattrs.BaseValidationError, TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
         raise ResponseError(f"{operation}: unexpected answer shape ({type(exc).__name__})") from None
 
 
@@ -627,7 +632,7 @@ def _decode_page(decoded: Any, operation: str, nested: str, cls: type[T]) -> Pag
     hook = CONVERTER.get_structure_hook(cls)  # looked up once per page, not per item
     try:
         items = tuple([hook(item, cls) for item in items_raw])
-    except (cattrs.BaseValidationError, TypeError, ValueError, AttributeError, KeyError) as exc:
+    except (cattrs.BaseValidationError, TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
         raise ResponseError(f"{operation}: unexpected answer shape ({type(exc).__name__})") from None
     return Page(items=items, before=before, after=after, has_next=has_next)
 

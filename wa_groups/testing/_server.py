@@ -780,7 +780,7 @@ class FakeServer:
         if fault.drop:
             return web.Response(status=500), delay, True
         if fault.malformed:
-            return _html_page(fault.status), delay, False
+            return _html_page(fault.status, fault.retry_after), delay, False
         return self._answer_fault(request, fault), delay, False
 
     def _record(self, request: web.Request, body: RequestBody | None, status: int) -> None:
@@ -805,14 +805,15 @@ def _drop_connection(request: web.Request) -> None:
     request.protocol.force_close()
 
 
-def _html_page(status: int) -> web.Response:
+def _html_page(status: int, retry_after: float | None = None) -> web.Response:
     try:
         reason = HTTPStatus(status).phrase
     except ValueError:
         reason = "Error"
     title = f"{status} {reason}"
     page = f"<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
-    return web.Response(text=page, status=status, content_type="text/html")
+    headers = {"Retry-After": format_seconds(retry_after)} if retry_after is not None else None
+    return web.Response(text=page, status=status, content_type="text/html", headers=headers)
 
 
 def format_seconds(seconds: float) -> str:

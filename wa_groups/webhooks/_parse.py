@@ -23,11 +23,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Final
 
 import attrs
 
+from .._converter import to_datetime
 from .._protocol import error_detail
 from ..errors import WebhookPayloadError
 from .events import (
@@ -123,29 +124,10 @@ def _bool(value: Any) -> bool | None:
 def parse_timestamp(value: Any) -> datetime | None:
     """Return a webhook timestamp as an aware UTC datetime, or ``None`` when absent or unreadable.
 
-    Webhooks send strings of UNIX seconds; numbers and ISO 8601 strings are accepted too.
+    Webhooks send strings of UNIX seconds; numbers and ISO 8601 strings are accepted too (the same reading as
+    for API answers).
     """
-    seconds: float | None = None
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            seconds = float(text)
-        except ValueError:
-            try:
-                parsed = datetime.fromisoformat(text)
-            except ValueError:
-                return None
-            return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
-    if seconds is None:
-        return None
-    try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return None
+    return to_datetime(value)
 
 
 def _errors(value: Any) -> tuple[EventError, ...]:

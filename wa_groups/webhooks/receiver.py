@@ -235,7 +235,13 @@ class WebhookReceiver:
         except WebhookPayloadError as error:
             logger.error("could not decode a signed webhook delivery: %s", error)
             return web.Response(status=400, text="invalid payload")
-        self.dispatch(events)
+        except Exception:  # a parser bug must not make Meta redeliver for days: log it and acknowledge
+            logger.exception("could not decode a signed webhook delivery")
+            return web.Response(status=400, text="invalid payload")
+        try:
+            self.dispatch(events)
+        except Exception:  # listeners are the user's code: log, and still acknowledge the delivery
+            logger.exception("a webhook listener failed")
         return web.Response(text="OK")
 
     async def _read_body(self, request: web.Request) -> bytes | None:

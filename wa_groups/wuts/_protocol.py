@@ -412,7 +412,7 @@ CONVERTER: Final = _make_converter()
 def _structure(data: Any, cls: type[T], operation: str) -> T:
     try:
         return CONVERTER.structure(data, cls)
-    except (cattrs.BaseValidationError, TypeError, ValueError, AttributeError, KeyError) as exc:
+    except (cattrs.BaseValidationError, TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
         raise ResponseError(f"{operation}: unexpected answer shape ({type(exc).__name__})") from None
 
 
