@@ -66,9 +66,13 @@ async def test_per_item_failures_are_mapped_to_their_items(fake: FakeGraphAPI, c
 async def test_streamed_approval_survives_stale_cursors(fake: FakeGraphAPI, client: GroupsClient) -> None:
     gid = fake.add_group("Busy", join_approval_mode="approval_required")
     fake.max_participants = 10_000
-    ids = fake.add_join_requests(gid, 3000)
-    # Besides the cursors that go stale as requests are approved, script a few more stale answers.
+    ids = fake.add_join_requests(gid, 5000)
+    # Cursors go stale when the request they point at is approved; script more stale answers, on first
+    # pages and on later ones alike.
     fake.add_fault(Fault(method="GET", path=r"/join_requests$", status=400, code=131059, times=3))
+    fake.add_fault(
+        Fault(method="GET", path=r"/join_requests$", status=400, code=131059, probability=0.5, times=8)
+    )
     seen: list[BulkProgress] = []
     result = await client.bulk_approve_join_requests(gid, concurrency=8, on_progress=seen.append)
     check_partition(result, set(ids))
@@ -76,7 +80,9 @@ async def test_streamed_approval_survives_stale_cursors(fake: FakeGraphAPI, clie
     assert set(fake.approved) == set(ids) and max(fake.approved.values()) == 1
     stale = [r for r in fake.requests if r.status == 400 and r.method == "GET"]
     assert len(stale) >= 3, "the job should have met stale cursors and restarted"
-    assert seen and seen[-1].done == 3000 and seen[-1].total is None
+    assert any("after" in r.query for r in stale), "a cursor should have gone stale in the middle of the listing"
+    assert max(fake.join_request_sends.values()) == 1, "restarts must not send an id again"
+    assert seen and seen[-1].done == 5000 and seen[-1].total is None
     assert not fake.groups[gid].join_requests
 
 
@@ -161,7 +167,7 @@ async def test_requests_in_flight_never_exceed_concurrency() -> None:
 
 
 async def test_ten_thousand_items_under_scripted_faults(sleeps: SleepRecorder) -> None:
-    """The bulk issue's check: 20 % of batches 500, 5 % 130429 with Retry-After, 1 % dropped connections."""
+    """20 % of batches answered 500, 5 % 130429 with Retry-After, 1 % dropped connections."""
     policy = RetryPolicy(max_attempts=6, sleep=sleeps)
     async with FakeGraphAPI(latency=0.001, record_requests=False, seed=7, max_participants=20_000) as fake:
         gid = fake.add_group("Huge", join_approval_mode="approval_required")
@@ -202,19 +208,18 @@ async def test_a_demanded_wait_pauses_the_whole_job_once() -> None:
 
 
 async def test_pacing_under_the_rate_limiter_loses_nothing() -> None:
-    # Even with two attempts per request: unexplained throttles pace the job instead of failing batches.
+    # Two attempts per request and a bucket of 2: without paced retries that keep their attempts, batches
+    # would fail; with them, every request is approved.
     policy = RetryPolicy(max_attempts=2)
     async with (
         FakeGraphAPI(record_requests=False, max_participants=10_000) as fake,
         fake.client(retry=policy) as client,
     ):
         gid = fake.add_group("Limited", join_approval_mode="approval_required")
-        ids = fake.add_join_requests(gid, 800)
-        fake.set_rate_limit(400, 10)
+        ids = fake.add_join_requests(gid, 320)
+        fake.set_rate_limit(100, 2)
         result = await client.bulk_approve_join_requests(gid, ids, concurrency=16)
-        assert result.ok and fake.stats.throttled > 0
-        # Pacing keeps refusals to a small share of what is sent (the benchmark measures the rate itself).
-        assert fake.stats.throttled < 0.5 * fake.stats.requests
+        assert result.ok and fake.stats.throttled > 16
 
 
 async def test_an_invalid_token_stops_the_job(fake: FakeGraphAPI) -> None:
@@ -333,14 +338,14 @@ def test_bad_concurrency_is_rejected_before_any_request() -> None:
 # ------------------------------------------------------------------------------------------------- invariant
 
 faults = st.lists(
-    st.sampled_from(["500", "429", "drop", "html", "400"]).flatmap(
+    st.sampled_from(["500", "429", "drop", "html", "400", "500-applied", "drop-applied"]).flatmap(
         lambda kind: st.tuples(st.just(kind), st.floats(0.0, 0.6))
     ),
     max_size=3,
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     items=st.lists(st.sampled_from([f"r{i}" for i in range(60)] + ["ghost1", "ghost2"]), max_size=80),
     scripted=faults,
@@ -364,6 +369,9 @@ def test_every_item_ends_in_exactly_one_outcome(
                     "drop": {"drop": True},
                     "html": {"status": 502, "malformed": True},
                     "400": {"status": 400, "code": 100},
+                    # Carried out, then answered with an error: the ambiguous failures.
+                    "500-applied": {"status": 500, "code": 1, "after_effect": True},
+                    "drop-applied": {"drop": True, "after_effect": True},
                 }
                 spec = specs[kind]
                 fake.add_fault(Fault(method="POST", probability=probability, times=None, **spec))
@@ -377,8 +385,11 @@ def test_every_item_ends_in_exactly_one_outcome(
                 )
             check_partition(result, set(wanted))
             assert not result.not_attempted
-            assert all(n == 1 for n in fake.approved.values())
-            assert set(fake.approved) >= set(result.succeeded)
+            # Whatever the faults, nothing is reported approved that was not, and every approved request is
+            # reported either approved or, when an answer was lost, as a failure of unknown outcome.
+            approved = set(fake.approved) & set(wanted)
+            unknown = {f.item for f in result.failed if f.error.outcome_unknown}
+            assert set(result.succeeded) <= approved <= set(result.succeeded) | unknown
 
     asyncio.run(scenario())
 
@@ -445,3 +456,18 @@ async def test_a_refusal_before_any_rate_is_known_pauses_once_instead_of_pacing(
     async with fake.client(retry=RetryPolicy(sleep=sleeps)) as client:
         result = await client.bulk_approve_join_requests(gid, ids, concurrency=1)
     assert result.ok and len(sleeps.waits) == 1 and 0 <= sleeps.waits[0] <= 0.5
+
+
+async def test_a_batch_carried_out_before_its_answer_was_lost_is_not_reported_as_missing(
+    fake: FakeGraphAPI, client: GroupsClient
+) -> None:
+    gid = fake.add_group("Lost answer", join_approval_mode="approval_required")
+    ids = fake.add_join_requests(gid, 5)
+    fake.add_fault(Fault(method="POST", path=r"/join_requests$", status=500, code=1, after_effect=True))
+    first = await client.bulk_approve_join_requests(gid, ids)
+    check_partition(first, set(ids))
+    assert set(fake.approved) == set(ids)
+    # The retry found the requests gone: that is reported as unknown, not as "does not exist".
+    assert not first.succeeded and all(f.error.outcome_unknown and f.retryable for f in first.failed)
+    settled = await client.bulk_approve_join_requests(gid, ids, resume=first)
+    assert settled.ok and sorted(settled.succeeded) == sorted(ids)

@@ -206,9 +206,8 @@ async def test_stale_cursor_raises_invalid_cursor(fake: FakeGraphAPI, client: Gr
     await client.approve_join_requests(gid, [first.items[-1].join_request_id])
     with pytest.raises(InvalidCursorError) as info:
         await pages.__anext__()
-    assert info.value.code == 131059
+    assert info.value.code == 131059 and len(ids) == 10
     await pages.aclose()
-    assert ids
 
 
 # --------------------------------------------------------------------------------------------- errors, retries
@@ -469,3 +468,16 @@ def test_partial_success_is_never_taken_for_a_plain_failure() -> None:
 
     error = proto.api_error({"code": 131201, "message": "Partial success"}, http_status=206)
     assert isinstance(error, InvalidRequestError) and error.outcome_unknown
+
+
+@pytest.mark.parametrize("fault", [{"status": 500, "code": 1}, {"drop": True}])
+async def test_an_invite_message_is_never_sent_twice(
+    fake: FakeGraphAPI, client: GroupsClient, fault: dict[str, Any]
+) -> None:
+    gid = fake.add_group("Invite once")
+    fake.add_fault(Fault(method="POST", path="/messages$", after_effect=True, **fault))
+    with pytest.raises(WAGroupsError) as info:
+        await client.send_invite_link_template("16505551234", group_id=gid, template_name="group_invite")
+    assert info.value.outcome_unknown and "outcome is unknown" in str(info.value)
+    assert sum(1 for r in fake.requests if r.path.endswith("/messages")) == 1
+    assert len(fake.messages) == 1

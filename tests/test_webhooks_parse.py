@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 import pytest
+from conftest import reference_missing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -99,7 +100,7 @@ def openapi_examples() -> dict[str, Any]:
     yaml = pytest.importorskip("yaml", reason="pyyaml is needed to read Meta's OpenAPI file")
     path = _reference_file()
     if not path.is_file():
-        pytest.skip(f"Meta's OpenAPI file is not at {path} (set WA_GROUPS_REFERENCE_DIR)")
+        reference_missing(f"Meta's OpenAPI file is not at {path} (set WA_GROUPS_REFERENCE_DIR)")
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     post = document["paths"]["/whatsapp/webhooks"]["post"]
     examples: dict[str, Any] = post["requestBody"]["content"]["application/json"]["examples"]

@@ -62,6 +62,10 @@ class RequestGate(Protocol):
         """
 
 
+#: When set (by a bulk batch), failures that may have taken effect before a retry are appended to this list,
+#: so the batch can read a later "does not exist" as the effect of the earlier attempt.
+ambiguity_note: ContextVar[list[WAGroupsError] | None] = ContextVar("wa_groups_ambiguity_note", default=None)
+
 #: The gate of the bulk job the current task belongs to, if any. Bulk jobs set it in their own tasks, so
 #: client methods need no extra parameter and single calls pay one context-variable lookup.
 current_gate: ContextVar[RequestGate | None] = ContextVar("wa_groups_request_gate", default=None)
@@ -244,6 +248,10 @@ class Transport:
             return _Outcome(error=previous)
         except WAGroupsError as error:
             state[3] = error
+            if is_ambiguous(error):
+                note = ambiguity_note.get()
+                if note is not None:
+                    note.append(error)
             attempt = state[0]
             if gate is not None and isinstance(error, RateLimitError) and error.retry_after is None:
                 # Inside a bulk job an unexplained throttle is the job's cue to pace itself (see bulk._JobGate),

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from . import errors as errors_module
-from ._http import RequestWithheld, current_gate
+from ._http import RequestWithheld, ambiguity_note, current_gate
 from ._protocol import PARTICIPANTS_PER_CALL, check_id, error_from_detail, normalise_user
+from ._retry import is_ambiguous
 from .errors import (
     AuthenticationError,
     ClientValidationError,
@@ -492,13 +493,20 @@ def join_requests_call(
 
     ``uncertain`` holds ids whose earlier attempt may have been carried out (its answer was lost, e.g. the job
     was interrupted with the batch in flight). If such an id no longer exists (131213) it is counted as done:
-    the request is no longer pending, and the lost answer is the likeliest reason.
+    the request is no longer pending, and the lost answer is the likeliest reason. Within a batch that the
+    transport sent again after an ambiguous failure (a 5xx, a dropped connection), such an id is reported as
+    a failure of unknown outcome instead, which a resumed job settles.
     """
     method = client.approve_join_requests if action == "approve" else client.reject_join_requests
     operation = _ACTION_NAMES[action]
 
     async def call(group_id: str, batch: list[str]) -> tuple[list[str], list[tuple[str, WAGroupsError]]]:
+        notes = ambiguity_note.get()  # set by the job for this batch (see _Job.run_batch)
+        before = len(notes) if notes is not None else 0
         answer = await method(group_id, batch)
+        # An earlier attempt of this very batch may have been carried out before its answer was lost: then
+        # "does not exist" on the retry may be that attempt's effect.
+        retried_blind = notes is not None and len(notes) > before
         ok = set(answer.succeeded)
         reported = set(ok)
         failures: list[tuple[str, WAGroupsError]] = []
@@ -506,7 +514,8 @@ def join_requests_call(
             reported.add(failed.join_request_id)
             if failed.join_request_id in batch and failed.join_request_id not in ok:
                 detail = failed.errors[0] if failed.errors else None
-                if detail is not None and detail.code == GONE and failed.join_request_id in uncertain:
+                gone = detail is not None and detail.code == GONE
+                if gone and failed.join_request_id in uncertain:
                     ok.add(failed.join_request_id)
                     continue
                 error = (
@@ -514,6 +523,10 @@ def join_requests_call(
                     if detail is not None
                     else WAGroupsError(f"{operation}: Graph reported a failure without a reason")
                 )
+                if gone and retried_blind:
+                    # Most likely done by the attempt whose answer was lost, but a request that never existed
+                    # looks the same: say so, and let a resumed job settle it.
+                    error.mark_outcome_unknown()
                 failures.append((failed.join_request_id, error))
         whole = (
             error_from_detail(answer.errors[0], operation=operation)
@@ -580,6 +593,8 @@ class _Job:
             task = asyncio.current_task()
             if task is not None:
                 self.sent.add(task)
+            notes: list[WAGroupsError] = []
+            ambiguity_note.set(notes)  # this task's own context: the transport notes lost answers here
             try:
                 done, failures = await self.call(result.group_id, batch)
             except _JobStopped:
@@ -592,6 +607,9 @@ class _Job:
                     self.halt(error)
                     result.not_attempted.extend(batch)
                     return
+                if notes or is_ambiguous(error):
+                    # Some attempt's answer was lost: the batch may have been carried out after all.
+                    error.mark_outcome_unknown()
                 done, failures = [], [(item, error) for item in batch]
             except Exception as exc:  # a bug must not lose the batch: record it, keep the job going
                 logger.exception("bulk batch failed unexpectedly")

@@ -1449,13 +1449,13 @@ async def _cmd_demo(ctx: _Context) -> int:
             elapsed = time.monotonic() - job_started
         http_requests = fake.stats.requests
         approved = fake.approved
-        twice = sum(1 for times in approved.values() if times > 1)
+        twice = sum(1 for times in fake.join_request_sends.values() if times > 1)
         still_pending = sum(len(group.join_requests) for group in fake.groups.values())
     saved = _save_report(ctx, args.report, report)
     summary = _summary(report, elapsed, args.report if saved else None)
     summary["http_requests"] = http_requests
     summary["http_requests_per_second"] = round(http_requests / elapsed, 1) if elapsed > 0 else None
-    server = {"approved": sum(approved.values()), "approved_twice": twice, "still_pending": still_pending}
+    server = {"approved": sum(approved.values()), "sent_twice": twice, "still_pending": still_pending}
     if ctx.json:
         seeded.update(groups=args.groups, join_requests=args.requests)
         ctx.out_json({**summary, "seeded": seeded, "server": server})
@@ -1466,9 +1466,9 @@ async def _cmd_demo(ctx: _Context) -> int:
         ctx.out(key_value_table(pairs))
         ctx.out()
         ctx.out(
-            f"Server check: {format_count(server['approved'])} join requests approved, "
-            f"{'none' if not twice else format_count(twice)} twice; {format_count(still_pending)} still pending "
-            "(their groups are full or suspended)."
+            f"Server check: {format_count(server['approved'])} join requests approved; "
+            f"{'no' if not twice else format_count(twice)} join request id sent twice; "
+            f"{format_count(still_pending)} still pending (their groups are full or suspended)."
         )
     ran_to_end = report.groups_exhausted and report.stopped_by is None
     if report.stopped_by is not None:

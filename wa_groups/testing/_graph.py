@@ -250,10 +250,13 @@ class FakeGraphAPI(FakeServer):
         self._issued_ids: set[str] = set()
         self._join_serial = 0
         self._wa_serial = 0
-        #: How many times each join request id was approved.
+        #: How many times each join request id was approved (a state change: at most once, as on Graph).
         self.approved: collections.Counter[str] = collections.Counter()
-        #: How many times each join request id was rejected.
+        #: How many times each join request id was rejected (at most once).
         self.rejected: collections.Counter[str] = collections.Counter()
+        #: How many times each join request id was sent in an approve or reject request, answered or not:
+        #: above 1 means a client sent the id again.
+        self.join_request_sends: collections.Counter[str] = collections.Counter()
         #: Invite template messages accepted by ``POST /{phone_number_id}/messages``, oldest first.
         self.messages: list[dict[str, Any]] = []
         self.add_phone_number(phone_number_id, display_phone_number)
@@ -982,6 +985,7 @@ class FakeGraphAPI(FakeServer):
         ids = data.get("join_requests")
         if not isinstance(ids, list) or not ids:
             raise self._fail(100, "join_requests must be a non-empty list of join request ids")
+        self.join_request_sends.update(i for i in ids if isinstance(i, str))
         pending = _join_requests(group)
         participants = group.participants
         members = set(participants)
