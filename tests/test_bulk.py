@@ -192,12 +192,17 @@ async def test_ten_thousand_items_under_scripted_faults(sleeps: SleepRecorder) -
 
 async def test_a_demanded_wait_pauses_the_whole_job_once() -> None:
     pauses: list[float] = []
+    fake = FakeGraphAPI(latency=0.01)
 
     async def slow_sleep(seconds: float) -> None:
+        # The pause lasts until every throttled answer is back, however slow the machine.
         pauses.append(seconds)
-        await asyncio.sleep(0.05)
+        for _ in range(1000):
+            if fake.stats.faults_fired >= 8:
+                break
+            await asyncio.sleep(0.002)
 
-    async with FakeGraphAPI(latency=0.01) as fake, fake.client(retry=RetryPolicy(sleep=slow_sleep)) as client:
+    async with fake, fake.client(retry=RetryPolicy(sleep=slow_sleep)) as client:
         gid = fake.add_group("Throttled", join_approval_mode="approval_required")
         fake.max_participants = 1000
         ids = fake.add_join_requests(gid, 64)

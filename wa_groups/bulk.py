@@ -17,6 +17,7 @@ import inspect
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
+from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -392,6 +393,10 @@ class _JobGate:
         self._next_send = 0.0
         self._last_throttle = self._started
         self._last_growth = self._started
+        # Pauses are numbered; each task remembers the number current when it last sent a request, so an
+        # answer to a request sent before a pause began is covered by that pause instead of starting another.
+        self._pause_number = 0
+        self._sent_during: ContextVar[int] = ContextVar("wa_groups_sent_during", default=-1)
         #: Requests per second the job holds itself to once throttled (``None``: not limited).
         self.rate: float | None = None
         #: Set when the job stops: requests not yet on the wire are not sent.
@@ -411,6 +416,7 @@ class _JobGate:
         if self.stopped:
             self.semaphore.release()
             raise _JobStopped("the job stopped before this batch was sent")
+        self._sent_during.set(self._pause_number)
         if self.rate is None:
             return
         now = self._loop.time()
@@ -458,9 +464,12 @@ class _JobGate:
             self.rate = max(self.MIN_RATE, rate * self.PROBE)
             if not demanded:
                 return
-        if not self.open.is_set():  # another request already paused the job: wait with it, once
+        if not self.open.is_set() or self._sent_during.get() < self._pause_number:
+            # Another request already paused the job, or a pause began after this one was sent: one pause
+            # covers them all.
             await self.open.wait()
             return
+        self._pause_number += 1
         self.open.clear()
         self.pauses += 1
         try:
