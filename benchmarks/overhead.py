@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from wa_groups import GroupsClient
-from wa_groups._protocol import GROUP_INFO_FIELDS, build
+from wa_groups._graph.endpoints import GROUP_INFO_FIELDS, build
 from wa_groups.testing import FakeGraphAPI
 
 from ._common import RawGraph, Sizes, interleaved, paired_ratios, result, row, summary

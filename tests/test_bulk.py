@@ -70,9 +70,7 @@ async def test_streamed_approval_survives_stale_cursors(fake: FakeGraphAPI, clie
     # Cursors go stale when the request they point at is approved; script more stale answers, on first
     # pages and on later ones alike.
     fake.add_fault(Fault(method="GET", path=r"/join_requests$", status=400, code=131059, times=3))
-    fake.add_fault(
-        Fault(method="GET", path=r"/join_requests$", status=400, code=131059, probability=0.5, times=8)
-    )
+    fake.add_fault(Fault(method="GET", path=r"/join_requests$", status=400, code=131059, probability=0.5, times=8))
     seen: list[BulkProgress] = []
     result = await client.bulk_approve_join_requests(gid, concurrency=8, on_progress=seen.append)
     check_partition(result, set(ids))
@@ -413,7 +411,7 @@ async def test_an_invalid_token_stops_a_job_over_all_groups(fake: FakeGraphAPI) 
 async def test_a_failing_progress_callback_or_batch_caller_loses_nothing(
     fake: FakeGraphAPI, client: GroupsClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from wa_groups.bulk import run_items
+    from wa_groups.bulk.engine import run_items
 
     gid = fake.add_group("Callbacks", join_approval_mode="approval_required")
     fake.max_participants = 100

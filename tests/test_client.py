@@ -464,9 +464,9 @@ async def test_a_closed_caller_session_is_a_clear_error(fake: FakeGraphAPI) -> N
 
 
 def test_partial_success_is_never_taken_for_a_plain_failure() -> None:
-    from wa_groups import _protocol as proto
+    from wa_groups._graph.errors import api_error
 
-    error = proto.api_error({"code": 131201, "message": "Partial success"}, http_status=206)
+    error = api_error({"code": 131201, "message": "Partial success"}, http_status=206)
     assert isinstance(error, InvalidRequestError) and error.outcome_unknown
 
 

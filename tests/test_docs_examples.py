@@ -40,7 +40,7 @@ import attrs
 import pytest
 
 from wa_groups import errors as errors_module
-from wa_groups._protocol import AUTH_SUBCODES, ERROR_CLASSES
+from wa_groups._graph.errors import AUTH_SUBCODES, ERROR_CLASSES
 from wa_groups.cli import _build_parser, main
 from wa_groups.testing import FakeGraphAPI
 

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from wa_groups import GroupsClient, RetryPolicy
-from wa_groups import _protocol as proto
+from wa_groups._graph import decode
 from wa_groups.errors import ClientValidationError, PaginationError, ResponseError
 from wa_groups.models import Page
 from wa_groups.paging import Paginator
@@ -381,7 +381,7 @@ def test_the_memory_bound_would_catch_a_paginator_that_keeps_its_items() -> None
     wire = [json.dumps(body).encode() for body in many_pages(GROUPS)]
     tracemalloc.start()
     try:
-        kept = [item for raw in wire for item in proto.decode_groups_page(json.loads(raw)).items]
+        kept = [item for raw in wire for item in decode.decode_groups_page(json.loads(raw)).items]
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -478,7 +478,9 @@ def wire_body(listing: Listing, page: dict[str, Any]) -> Any:
 async def test_paginator_over_any_pages_yields_the_concatenation_or_a_paging_error(
     kind: Listing, pages: list[dict[str, Any]], after: str | None, max_items: int | None
 ) -> None:
-    decode: Callable[[Any], Page[Any]] = proto.decode_groups_page if kind is GROUPS else proto.decode_join_requests_page
+    decoder: Callable[[Any], Page[Any]] = (
+        decode.decode_groups_page if kind is GROUPS else decode.decode_join_requests_page
+    )
     bodies = [wire_body(kind, page) for page in pages]
     asked: list[str | None] = []
 
@@ -486,7 +488,7 @@ async def test_paginator_over_any_pages_yields_the_concatenation_or_a_paging_err
         asked.append(cursor)
         if len(asked) > len(bodies):
             raise EndOfScript
-        return decode(bodies[len(asked) - 1])
+        return decoder(bodies[len(asked) - 1])
 
     async def run() -> tuple[list[str], type[Exception] | None]:
         out: list[str] = []

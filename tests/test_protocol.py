@@ -12,8 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wa_groups import _protocol as proto
-from wa_groups._retry import RetryPolicy, retry_wait
+from wa_groups._core.files import read_upload
+from wa_groups._core.retry import RetryPolicy, retry_wait
+from wa_groups._graph import checks, decode, endpoints
+from wa_groups._graph import errors as graph_errors
 from wa_groups.errors import (
     APIError,
     AuthenticationError,
@@ -45,108 +47,114 @@ def jpeg(width: int, height: int, size: int = 0) -> bytes:
 @pytest.mark.parametrize("value", ["", "a/b", "a?b", "a#b", "a b", "a\tb", "..", "%2F"])
 def test_ids_that_cannot_go_in_a_path_are_rejected(value: str) -> None:
     with pytest.raises(ClientValidationError, match="group_id") as info:
-        proto.check_id(value, "group_id")
+        checks.check_id(value, "group_id")
     assert repr(value) in str(info.value)
     assert isinstance(info.value, ValueError)
 
 
 def test_subject_is_trimmed_and_bounded() -> None:
-    assert proto.check_subject("  Team  ") == "Team"
-    assert proto.check_subject("x" * 128) == "x" * 128
+    assert checks.check_subject("  Team  ") == "Team"
+    assert checks.check_subject("x" * 128) == "x" * 128
     for bad in ("", "   ", "x" * 129):
         with pytest.raises(ClientValidationError, match="subject"):
-            proto.check_subject(bad)
+            checks.check_subject(bad)
     with pytest.raises(ClientValidationError, match="description"):
-        proto.check_description("d" * 2049)
-    assert proto.check_description("d" * 2048) == "d" * 2048
+        checks.check_description("d" * 2049)
+    assert checks.check_description("d" * 2048) == "d" * 2048
 
 
 def test_join_approval_mode_accepts_enum_and_string() -> None:
-    assert proto.check_join_approval_mode(JoinApprovalMode.APPROVAL_REQUIRED) == "approval_required"
-    assert proto.check_join_approval_mode("auto_approve") == "auto_approve"
+    assert checks.check_join_approval_mode(JoinApprovalMode.APPROVAL_REQUIRED) == "approval_required"
+    assert checks.check_join_approval_mode("auto_approve") == "auto_approve"
     with pytest.raises(ClientValidationError, match="'sometimes'"):
-        proto.check_join_approval_mode("sometimes")
+        checks.check_join_approval_mode("sometimes")
 
 
 def test_participants_are_normalised_counted_and_distinct() -> None:
-    assert proto.check_users(["+1 (650) 555-1234", "16505551235", "BSUID.abc"]) == [
+    assert checks.check_users(["+1 (650) 555-1234", "16505551235", "BSUID.abc"]) == [
         "16505551234",
         "16505551235",
         "BSUID.abc",
     ]
     with pytest.raises(ClientValidationError, match=r"1\.\.8"):
-        proto.check_users([])
+        checks.check_users([])
     with pytest.raises(ClientValidationError, match=r"1\.\.8"):
-        proto.check_users([str(16505550000 + i) for i in range(9)])
+        checks.check_users([str(16505550000 + i) for i in range(9)])
     with pytest.raises(ClientValidationError, match="listed twice"):
-        proto.check_users(["+16505551234", "16505551234"])
+        checks.check_users(["+16505551234", "16505551234"])
     with pytest.raises(ClientValidationError, match="list of phone numbers"):
-        proto.check_users("16505551234")
+        checks.check_users("16505551234")
     with pytest.raises(ClientValidationError, match="'12'"):
-        proto.check_users(["12"])
+        checks.check_users(["12"])
 
 
 def test_join_request_ids_must_be_distinct_and_non_empty() -> None:
-    assert proto.check_join_request_ids(["a", "b"]) == ["a", "b"]
+    assert checks.check_join_request_ids(["a", "b"]) == ["a", "b"]
     with pytest.raises(ClientValidationError, match="must not be empty"):
-        proto.check_join_request_ids([])
+        checks.check_join_request_ids([])
     with pytest.raises(ClientValidationError, match="listed twice"):
-        proto.check_join_request_ids(["a", "a"])
+        checks.check_join_request_ids(["a", "a"])
     with pytest.raises(ClientValidationError, match="non-empty"):
-        proto.check_join_request_ids(["a", ""])
+        checks.check_join_request_ids(["a", ""])
 
 
 def test_page_size_bounds() -> None:
-    assert proto.check_page_size(1024, proto.GROUPS_PAGE_MAX) == 1024
+    assert checks.check_page_size(1024, endpoints.GROUPS_PAGE_MAX) == 1024
     for bad in (0, 1025, True, "10"):
         with pytest.raises(ClientValidationError, match="page_size"):
-            proto.check_page_size(bad, proto.GROUPS_PAGE_MAX)
+            checks.check_page_size(bad, endpoints.GROUPS_PAGE_MAX)
+
+
+def load_picture(picture: Any) -> tuple[bytes, str]:
+    """Read a picture as the client does (I/O layer), then check it (pure)."""
+    data, name = read_upload(picture, argument="picture", max_bytes=endpoints.PICTURE_MAX_BYTES)
+    return checks.check_picture(data), name
 
 
 def test_picture_checks_read_the_jpeg_header() -> None:
-    data, name = proto.check_picture(jpeg(640, 640))
+    data, name = load_picture(jpeg(640, 640))
     assert data.startswith(b"\xff\xd8") and name == "picture.jpg"
     with pytest.raises(ClientValidationError, match="square, got 640x480"):
-        proto.check_picture(jpeg(640, 480))
+        load_picture(jpeg(640, 480))
     with pytest.raises(ClientValidationError, match="at least 192x192, got 100x100"):
-        proto.check_picture(jpeg(100, 100))
+        load_picture(jpeg(100, 100))
     with pytest.raises(ClientValidationError, match="JPEG"):
-        proto.check_picture(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+        load_picture(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
     with pytest.raises(ClientValidationError, match="bytes; at most"):
-        proto.check_picture(jpeg(640, 640, size=proto.PICTURE_MAX_BYTES + 1))
+        load_picture(jpeg(640, 640, size=endpoints.PICTURE_MAX_BYTES + 1))
     with pytest.raises(ClientValidationError, match="truncated"):
-        proto.check_picture(b"\xff\xd8\xff\xe0\x00\x10JFIF")
+        load_picture(b"\xff\xd8\xff\xe0\x00\x10JFIF")
 
 
 def test_picture_from_a_path(tmp_path: Any) -> None:
     path = tmp_path / "photo.jpg"
     path.write_bytes(jpeg(256, 256))
-    data, name = proto.check_picture(path)
+    data, name = load_picture(path)
     assert name == "photo.jpg" and len(data) == path.stat().st_size
     with pytest.raises(ClientValidationError, match="cannot be read"):
-        proto.check_picture(tmp_path / "missing.jpg")
+        load_picture(tmp_path / "missing.jpg")
 
 
 # ------------------------------------------------------------------------------------------------- bodies
 
 
 def test_request_bodies_follow_the_openapi_shapes() -> None:
-    assert proto.participants_body(["1", "2"]) == {
+    assert endpoints.participants_body(["1", "2"]) == {
         "messaging_product": "whatsapp",
         "participants": [{"user": "1"}, {"user": "2"}],
     }
-    body = proto.invite_template_body("16505551234", "G1", "group_invite", "en_US")
+    body = endpoints.invite_template_body("16505551234", "G1", "group_invite", "en_US")
     assert body["recipient_type"] == "individual"
     assert body["template"]["language"] == {"policy": "deterministic", "code": "en_US"}
     assert body["template"]["components"][0]["parameters"] == [{"type": "group_id", "group_id": "G1"}]
-    assert proto.body(subject="S", description=None) == {"messaging_product": "whatsapp", "subject": "S"}
+    assert endpoints.body(subject="S", description=None) == {"messaging_product": "whatsapp", "subject": "S"}
 
 
 def test_every_endpoint_is_in_the_one_table() -> None:
-    request = proto.build("remove_participants", json={}, group_id="G1")
+    request = endpoints.build("remove_participants", json={}, group_id="G1")
     assert (request.method, request.path, request.repeatable) == ("DELETE", "/G1/participants", True)
-    assert proto.ENDPOINTS["create_group"].repeatable is False
-    assert proto.ENDPOINTS["send_invite_link_template"].repeatable is False
+    assert endpoints.ENDPOINTS["create_group"].repeatable is False
+    assert endpoints.ENDPOINTS["send_invite_link_template"].repeatable is False
 
 
 # ------------------------------------------------------------------------------------------------- errors
@@ -179,7 +187,7 @@ def test_every_endpoint_is_in_the_one_table() -> None:
 def test_classification_by_code_then_status(
     code: int | None, status: int | None, subcode: int | None, cls: type
 ) -> None:
-    assert proto.error_class_for(code, status, subcode) is cls
+    assert graph_errors.error_class_for(code, status, subcode) is cls
 
 
 def envelope(**error: Any) -> bytes:
@@ -197,7 +205,7 @@ def test_error_envelope_becomes_a_typed_one_line_error() -> None:
         fbtrace_id="AbCdEf",
     )
     with pytest.raises(NotFoundError) as info:
-        proto.decode_response(400, {}, raw, "get_group")
+        decode.decode_response(400, {}, raw, "get_group")
     error = info.value
     assert (error.code, error.subcode, error.http_status, error.fbtrace_id) == (131041, 2494010, 400, "AbCdEf")
     assert error.details == "No group with that id" and error.title == "Unknown group"
@@ -208,26 +216,26 @@ def test_error_envelope_becomes_a_typed_one_line_error() -> None:
 def test_rate_limit_wait_from_retry_after_or_usage_minutes() -> None:
     raw = envelope(message="(#130429) Rate limit hit", code=130429, type="OAuthException")
     with pytest.raises(RateLimitError) as info:
-        proto.decode_response(400, {"Retry-After": "7"}, raw, "approve_join_requests")
+        decode.decode_response(400, {"Retry-After": "7"}, raw, "approve_join_requests")
     assert info.value.retry_after == 7.0
     usage = json.dumps({"123": [{"type": "whatsapp", "call_count": 100, "estimated_time_to_regain_access": 2}]})
     with pytest.raises(RateLimitError) as info:
-        proto.decode_response(400, {"X-Business-Use-Case-Usage": usage}, raw, "approve_join_requests")
+        decode.decode_response(400, {"X-Business-Use-Case-Usage": usage}, raw, "approve_join_requests")
     assert info.value.retry_after == 120.0
     with pytest.raises(RateLimitError) as info:
-        proto.decode_response(429, {}, b"{}", "x")
+        decode.decode_response(429, {}, b"{}", "x")
     assert info.value.retry_after is None
 
 
 def test_non_json_body_is_a_response_error() -> None:
     with pytest.raises(ResponseError) as info:
-        proto.decode_response(502, {}, b"<html>Bad gateway</html>", "get_group")
+        decode.decode_response(502, {}, b"<html>Bad gateway</html>", "get_group")
     assert info.value.http_status == 502 and "Bad gateway" in info.value.body_excerpt
     assert info.value.retryable
 
 
 def test_string_codes_in_bodies_are_read() -> None:
-    result = proto.decode_join_requests_result(
+    result = decode.decode_join_requests_result(
         {
             "approved_join_requests": ["a"],
             "failed_join_requests": [
@@ -269,7 +277,7 @@ error_like = st.fixed_dictionaries(
 def test_decoder_raises_only_library_errors_on_any_json(status: int, value: Any) -> None:
     raw = json.dumps(value).encode()
     try:
-        proto.decode_response(status, {}, raw, "op")
+        decode.decode_response(status, {}, raw, "op")
     except WAGroupsError as error:
         assert "\n" not in str(error)
 
@@ -278,7 +286,7 @@ def test_decoder_raises_only_library_errors_on_any_json(status: int, value: Any)
 @given(raw=st.binary(max_size=200))
 def test_decoder_raises_only_library_errors_on_any_bytes(raw: bytes) -> None:
     with contextlib.suppress(WAGroupsError):
-        proto.decode_response(200, {"Retry-After": "x"}, raw, "op")
+        decode.decode_response(200, {"Retry-After": "x"}, raw, "op")
 
 
 page_like = st.fixed_dictionaries(
@@ -299,9 +307,9 @@ page_like = st.fixed_dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(value=json_values | page_like)
 def test_page_decoders_raise_only_library_errors(value: Any) -> None:
-    for decode in (proto.decode_groups_page, proto.decode_join_requests_page):
+    for decoder in (decode.decode_groups_page, decode.decode_join_requests_page):
         try:
-            page = decode(value)
+            page = decoder(value)
         except WAGroupsError:
             continue
         assert not page.has_next or page.after
@@ -309,19 +317,19 @@ def test_page_decoders_raise_only_library_errors(value: Any) -> None:
 
 def test_both_group_listing_shapes_decode() -> None:
     paging = {"cursors": {"before": "B", "after": "A"}, "next": "https://graph.facebook.com/next"}
-    new = proto.decode_groups_page(
+    new = decode.decode_groups_page(
         {"data": {"groups": [{"id": "1", "subject": "S", "created_at": "1700000000"}]}, "paging": paging}
     )
-    old = proto.decode_groups_page({"data": [{"id": "1", "subject": "S", "created_at": 1700000000}], "paging": paging})
+    old = decode.decode_groups_page({"data": [{"id": "1", "subject": "S", "created_at": 1700000000}], "paging": paging})
     assert new == old
     assert new.items[0].created_at == datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
     assert new.after == "A" and new.has_next
-    last = proto.decode_groups_page({"data": {"groups": []}, "paging": {"cursors": {"before": "B", "after": "A"}}})
+    last = decode.decode_groups_page({"data": {"groups": []}, "paging": {"cursors": {"before": "B", "after": "A"}}})
     assert not last.has_next and last.items == ()
 
 
 def test_group_info_is_lenient() -> None:
-    info = proto.decode_group_info(
+    info = decode.decode_group_info(
         {
             "id": "G",
             "subject": "S",

@@ -145,9 +145,9 @@ async def test_a_failure_event_raises_an_api_error() -> None:
 
 
 async def test_timeout(loop_setup: Loop) -> None:
-    from wa_groups.models import GroupOperation
+    from wa_groups.webhooks import TrackedOperation
 
-    op = GroupOperation(kind="create", request_id="never", tracker=loop_setup.client._tracker)
+    op = TrackedOperation(kind="create", request_id="never", tracker=loop_setup.client._tracker)
     with pytest.raises(asyncio.TimeoutError):
         await op.wait(timeout=0.05)
 

@@ -5,7 +5,7 @@ batches of 8 under a concurrency limit, and receive the group webhooks. ``wa_gro
 stateful fake Graph server to test applications against.
 """
 
-from ._retry import RetryPolicy
+from ._core.retry import RetryPolicy
 from ._version import __version__
 from .client import GroupsClient
 from .errors import (

@@ -31,16 +31,11 @@ from ._cli_output import (
     jsonable,
     key_value_table,
 )
-from ._protocol import PARTICIPANTS_PER_CALL, normalise_user
+from ._graph.checks import normalise_user
+from ._graph.endpoints import PARTICIPANTS_PER_CALL
 from ._version import __version__
-from .bulk import (
-    BulkFailure,
-    BulkReport,
-    BulkResult,
-    run_all_join_requests,
-    run_join_requests,
-    run_participants,
-)
+from .bulk import BulkFailure, BulkReport, BulkResult
+from .bulk.graph import run_all_join_requests, run_join_requests, run_participants
 from .client import GroupsClient
 from .errors import APIError, ClientValidationError, WAGroupsError
 from .models import GroupOperation, JoinApprovalMode
@@ -854,7 +849,7 @@ async def _cmd_join_requests_answer(ctx: _Context) -> int:
                     on_progress=progress,
                     resume=previous,
                     phone_number_id=None,
-                    report=report,
+                    result=report,
                 )
 
             return await _bulk(
@@ -1428,7 +1423,7 @@ async def _cmd_demo(ctx: _Context) -> int:
                     on_progress=progress,
                     resume=None,
                     phone_number_id=None,
-                    report=report,
+                    result=report,
                 )
             except asyncio.CancelledError:
                 progress.finish(interrupted=True)

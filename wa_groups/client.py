@@ -8,27 +8,33 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from . import _protocol as proto
-from ._http import check_base_url
-from ._request import ConnectionOptions, TransportClient
-from ._retry import RetryPolicy
+from ._core.files import read_upload
+from ._core.request import FilePart
+from ._core.retry import RetryPolicy
+from ._core.shell import ConnectionOptions, TransportClient
+from ._core.transport import check_base_url
+from ._graph import checks, decode, endpoints
+from .bulk.engine import JobOptions, ReportOptions
+from .bulk.graph import run_all_join_requests, run_join_requests, run_participants
+from .bulk.results import BulkReport, BulkResult
 from .errors import ClientValidationError, ResponseError
 from .models import (
     GroupInfo,
-    GroupOperation,
     GroupSummary,
     JoinApprovalMode,
     JoinRequest,
     JoinRequestsResult,
+    OperationKind,
     Page,
     SentMessage,
 )
 from .paging import Paginator
+from .webhooks.tracking import OperationTracker, TrackedOperation
 
 if TYPE_CHECKING:
-    from .bulk import BulkProgressCallback, BulkReport, BulkResult
+    from typing_extensions import Unpack
+
     from .webhooks.receiver import WebhookReceiver
-    from .webhooks.tracking import OperationTracker
 
 __all__ = ["GroupsClient"]
 
@@ -72,7 +78,7 @@ class GroupsClient(TransportClient):
         user_agent: str | None = None,
     ) -> None:
         if phone_number_id is not None:
-            proto.check_id(phone_number_id, "phone_number_id")
+            checks.check_id(phone_number_id, "phone_number_id")
         if not isinstance(api_version, str) or not api_version.startswith("v") or "/" in api_version:
             raise ClientValidationError(
                 f"api_version must look like 'v23.0', got {api_version!r}", argument="api_version"
@@ -88,7 +94,7 @@ class GroupsClient(TransportClient):
             api_root=api_root,
             token=access_token,
             token_argument="access_token",
-            decode=proto.decode_response,
+            decode=decode.decode_response,
             **connection,
         )
         self._tracker: OperationTracker | None = None
@@ -139,12 +145,12 @@ class GroupsClient(TransportClient):
                 "this call needs a phone number id: pass phone_number_id= here or to GroupsClient()",
                 argument="phone_number_id",
             )
-        return proto.check_id(phone, "phone_number_id")
+        return checks.check_id(phone, "phone_number_id")
 
-    def _operation(self, kind: str, decoded: Any, group_id: str | None) -> GroupOperation:
-        return GroupOperation(
+    def _operation(self, kind: OperationKind, decoded: Any, group_id: str | None) -> TrackedOperation:
+        return TrackedOperation(
             kind=kind,
-            request_id=proto.decode_request_id(decoded),
+            request_id=decode.decode_request_id(decoded),
             group_id=group_id,
             raw=dict(decoded) if isinstance(decoded, dict) else {},
             tracker=self._tracker,
@@ -159,67 +165,68 @@ class GroupsClient(TransportClient):
         description: str | None = None,
         join_approval_mode: JoinApprovalMode | str | None = None,
         phone_number_id: str | None = None,
-    ) -> GroupOperation:
+    ) -> TrackedOperation:
         """Ask Graph to create a group; the new id and invite link arrive in a webhook (``await op.wait()``).
 
         Never retried after an ambiguous failure (a 5xx, timeout or dropped connection): the error then has
         ``outcome_unknown=True``, because the group may exist.
         """
-        payload = proto.body(
-            subject=proto.check_subject(subject),
-            description=None if description is None else proto.check_description(description),
+        payload = endpoints.body(
+            subject=checks.check_subject(subject),
+            description=None if description is None else checks.check_description(description),
             join_approval_mode=None
             if join_approval_mode is None
-            else proto.check_join_approval_mode(join_approval_mode),
+            else checks.check_join_approval_mode(join_approval_mode),
         )
-        request = proto.build("create_group", json=payload, phone_number_id=self._phone(phone_number_id))
-        return self._operation("create", await self._send(request), None)
+        request = endpoints.build("create_group", json=payload, phone_number_id=self._phone(phone_number_id))
+        return self._operation(OperationKind.CREATE, await self._send(request), None)
 
     async def get_group(self, group_id: str, *, fields: Iterable[str] | None = None) -> GroupInfo:
         """Return a group's metadata; every documented field is asked for unless ``fields`` narrows it."""
-        wanted = proto.GROUP_INFO_FIELDS if fields is None else proto.check_fields(fields)
-        request = proto.build(
+        wanted = endpoints.GROUP_INFO_FIELDS if fields is None else checks.check_fields(fields)
+        request = endpoints.build(
             "get_group",
             params={"fields": ",".join(wanted)} if wanted else None,
-            group_id=proto.check_id(group_id, "group_id"),
+            group_id=checks.check_id(group_id, "group_id"),
         )
-        return proto.decode_group_info(await self._send(request))
+        return decode.decode_group_info(await self._send(request))
 
     async def update_group(
         self, group_id: str, *, subject: str | None = None, description: str | None = None
-    ) -> GroupOperation:
+    ) -> TrackedOperation:
         """Change a group's subject and/or description (at least one)."""
         if subject is None and description is None:
             raise ClientValidationError("update_group needs subject=, description= or both", argument="subject")
-        payload = proto.body(
-            subject=None if subject is None else proto.check_subject(subject),
-            description=None if description is None else proto.check_description(description),
+        payload = endpoints.body(
+            subject=None if subject is None else checks.check_subject(subject),
+            description=None if description is None else checks.check_description(description),
         )
-        gid = proto.check_id(group_id, "group_id")
-        decoded = await self._send(proto.build("update_group", json=payload, group_id=gid))
-        proto.check_success(decoded, "update_group")
-        return self._operation("settings", decoded, gid)
+        gid = checks.check_id(group_id, "group_id")
+        decoded = await self._send(endpoints.build("update_group", json=payload, group_id=gid))
+        decode.check_success(decoded, "update_group")
+        return self._operation(OperationKind.SETTINGS, decoded, gid)
 
-    async def set_group_picture(self, group_id: str, picture: bytes | str | os.PathLike[str]) -> GroupOperation:
+    async def set_group_picture(self, group_id: str, picture: bytes | str | os.PathLike[str]) -> TrackedOperation:
         """Set a group's picture from a path or bytes: a square JPEG of at least 192x192 and at most 5 MB."""
-        gid = proto.check_id(group_id, "group_id")
-        data, filename = proto.check_picture(picture)
-        request = proto.build(
+        gid = checks.check_id(group_id, "group_id")
+        data, filename = read_upload(picture, argument="picture", max_bytes=endpoints.PICTURE_MAX_BYTES)
+        checks.check_picture(data)
+        request = endpoints.build(
             "set_group_picture",
-            form={"messaging_product": proto.MESSAGING_PRODUCT},
-            files=(proto.FilePart(name="file", filename=filename, content_type="image/jpeg", data=data),),
+            form={"messaging_product": endpoints.MESSAGING_PRODUCT},
+            files=(FilePart(name="file", filename=filename, content_type="image/jpeg", data=data),),
             group_id=gid,
         )
         decoded = await self._send(request)
-        proto.check_success(decoded, "set_group_picture")
-        return self._operation("settings", decoded, gid)
+        decode.check_success(decoded, "set_group_picture")
+        return self._operation(OperationKind.SETTINGS, decoded, gid)
 
-    async def delete_group(self, group_id: str) -> GroupOperation:
+    async def delete_group(self, group_id: str) -> TrackedOperation:
         """Delete a group and remove every participant, the business included."""
-        gid = proto.check_id(group_id, "group_id")
-        decoded = await self._send(proto.build("delete_group", group_id=gid))
-        proto.check_success(decoded, "delete_group")
-        return self._operation("delete", decoded, gid)
+        gid = checks.check_id(group_id, "group_id")
+        decoded = await self._send(endpoints.build("delete_group", group_id=gid))
+        decode.check_success(decoded, "delete_group")
+        return self._operation(OperationKind.DELETE, decoded, gid)
 
     def iter_groups(
         self,
@@ -239,13 +246,13 @@ class GroupsClient(TransportClient):
 
         """
         phone = self._phone(phone_number_id)
-        limit = None if page_size is None else str(proto.check_page_size(page_size, proto.GROUPS_PAGE_MAX))
+        limit = None if page_size is None else str(checks.check_page_size(page_size, endpoints.GROUPS_PAGE_MAX))
 
         async def fetch(cursor: str | None, want: int | None) -> Page[GroupSummary]:
-            size = limit if want is None else str(min(int(limit or proto.DEFAULT_PAGE_SIZE), want))
+            size = limit if want is None else str(min(int(limit or endpoints.DEFAULT_PAGE_SIZE), want))
             params = {key: value for key, value in (("limit", size), ("after", cursor)) if value is not None}
-            request = proto.build("list_groups", params=params or None, phone_number_id=phone)
-            return proto.decode_groups_page(await self._send(request))
+            request = endpoints.build("list_groups", params=params or None, phone_number_id=phone)
+            return decode.decode_groups_page(await self._send(request))
 
         return Paginator(fetch, after=after, max_items=max_items)
 
@@ -253,34 +260,38 @@ class GroupsClient(TransportClient):
 
     async def get_invite_link(self, group_id: str) -> str:
         """Return the group's current invite link."""
-        request = proto.build("get_invite_link", group_id=proto.check_id(group_id, "group_id"))
-        return proto.decode_invite_link(await self._send(request), "get_invite_link")
+        request = endpoints.build("get_invite_link", group_id=checks.check_id(group_id, "group_id"))
+        return decode.decode_invite_link(await self._send(request), "get_invite_link")
 
     async def reset_invite_link(self, group_id: str) -> str:
         """Replace the group's invite link and return the new one; earlier links stop working."""
-        request = proto.build("reset_invite_link", json=proto.body(), group_id=proto.check_id(group_id, "group_id"))
-        return proto.decode_invite_link(await self._send(request), "reset_invite_link")
+        request = endpoints.build(
+            "reset_invite_link", json=endpoints.body(), group_id=checks.check_id(group_id, "group_id")
+        )
+        return decode.decode_invite_link(await self._send(request), "reset_invite_link")
 
     async def delete_invite_link(self, group_id: str) -> None:
         """Delete the group's invite link."""
-        request = proto.build("delete_invite_link", json=proto.body(), group_id=proto.check_id(group_id, "group_id"))
-        proto.check_success(await self._send(request), "delete_invite_link")
+        request = endpoints.build(
+            "delete_invite_link", json=endpoints.body(), group_id=checks.check_id(group_id, "group_id")
+        )
+        decode.check_success(await self._send(request), "delete_invite_link")
 
     # -------------------------------------------------------------------------------------- participants
 
-    async def add_participants(self, group_id: str, users: Sequence[str]) -> GroupOperation:
+    async def add_participants(self, group_id: str, users: Sequence[str]) -> TrackedOperation:
         """Add 1..8 people (phone numbers in any common spelling, or WhatsApp ids) to a group."""
-        gid = proto.check_id(group_id, "group_id")
-        payload = proto.participants_body(proto.check_users(users))
-        decoded = await self._send(proto.build("add_participants", json=payload, group_id=gid))
-        return self._operation("participants_add", decoded, gid)
+        gid = checks.check_id(group_id, "group_id")
+        payload = endpoints.participants_body(checks.check_users(users))
+        decoded = await self._send(endpoints.build("add_participants", json=payload, group_id=gid))
+        return self._operation(OperationKind.PARTICIPANTS_ADD, decoded, gid)
 
-    async def remove_participants(self, group_id: str, users: Sequence[str]) -> GroupOperation:
+    async def remove_participants(self, group_id: str, users: Sequence[str]) -> TrackedOperation:
         """Remove 1..8 participants from a group; the outcome per person arrives in a webhook."""
-        gid = proto.check_id(group_id, "group_id")
-        payload = proto.participants_body(proto.check_users(users))
-        decoded = await self._send(proto.build("remove_participants", json=payload, group_id=gid))
-        return self._operation("participants_remove", decoded, gid)
+        gid = checks.check_id(group_id, "group_id")
+        payload = endpoints.participants_body(checks.check_users(users))
+        decoded = await self._send(endpoints.build("remove_participants", json=payload, group_id=gid))
+        return self._operation(OperationKind.PARTICIPANTS_REMOVE, decoded, gid)
 
     # ------------------------------------------------------------------------------------- join requests
 
@@ -291,14 +302,14 @@ class GroupsClient(TransportClient):
 
         ``page_size`` is sent as ``limit`` (Graph does not document one for this listing; 1..1024 accepted).
         """
-        gid = proto.check_id(group_id, "group_id")
-        limit = None if page_size is None else str(proto.check_page_size(page_size, proto.JOIN_REQUESTS_PAGE_MAX))
+        gid = checks.check_id(group_id, "group_id")
+        limit = None if page_size is None else str(checks.check_page_size(page_size, endpoints.JOIN_REQUESTS_PAGE_MAX))
 
         async def fetch(cursor: str | None, want: int | None) -> Page[JoinRequest]:
-            size = limit if want is None else str(min(int(limit or proto.DEFAULT_PAGE_SIZE), want))
+            size = limit if want is None else str(min(int(limit or endpoints.DEFAULT_PAGE_SIZE), want))
             params = {key: value for key, value in (("limit", size), ("after", cursor)) if value is not None}
-            request = proto.build("list_join_requests", params=params or None, group_id=gid)
-            return proto.decode_join_requests_page(await self._send(request))
+            request = endpoints.build("list_join_requests", params=params or None, group_id=gid)
+            return decode.decode_join_requests_page(await self._send(request))
 
         return Paginator(fetch, after=after, max_items=max_items)
 
@@ -311,10 +322,10 @@ class GroupsClient(TransportClient):
         return await self._answer_join_requests("reject_join_requests", group_id, join_request_ids)
 
     async def _answer_join_requests(self, operation: str, group_id: str, ids: Sequence[str]) -> JoinRequestsResult:
-        gid = proto.check_id(group_id, "group_id")
-        payload = proto.body(join_requests=proto.check_join_request_ids(ids))
-        decoded = await self._send(proto.build(operation, json=payload, group_id=gid))
-        return proto.decode_join_requests_result(decoded, operation)
+        gid = checks.check_id(group_id, "group_id")
+        payload = endpoints.body(join_requests=checks.check_join_request_ids(ids))
+        decoded = await self._send(endpoints.build(operation, json=payload, group_id=gid))
+        return decode.decode_join_requests_result(decoded, operation)
 
     # ------------------------------------------------------------------------------------------ messages
 
@@ -331,7 +342,7 @@ class GroupsClient(TransportClient):
 
         Never retried after an ambiguous failure, so the person never gets the message twice.
         """
-        recipient = proto.normalise_user(to, "to")
+        recipient = checks.normalise_user(to, "to")
         if not isinstance(template_name, str) or not template_name.strip():
             raise ClientValidationError(
                 f"template_name must be a non-empty string, got {template_name!r}", argument="template_name"
@@ -340,11 +351,15 @@ class GroupsClient(TransportClient):
             raise ClientValidationError(
                 f"language must be a language code such as 'en', got {language!r}", argument="language"
             )
-        payload = proto.invite_template_body(recipient, proto.check_id(group_id, "group_id"), template_name, language)
-        request = proto.build("send_invite_link_template", json=payload, phone_number_id=self._phone(phone_number_id))
+        payload = endpoints.invite_template_body(
+            recipient, checks.check_id(group_id, "group_id"), template_name, language
+        )
+        request = endpoints.build(
+            "send_invite_link_template", json=payload, phone_number_id=self._phone(phone_number_id)
+        )
         answer = await self._send(request)
         try:
-            return proto.decode_sent_message(answer)
+            return decode.decode_sent_message(answer)
         except ResponseError as error:  # the message was accepted: sending it again would duplicate it
             error.mark_outcome_unknown()
             raise
@@ -356,8 +371,6 @@ class GroupsClient(TransportClient):
 
         Attach before starting the operations you want to wait for.
         """
-        from .webhooks.tracking import OperationTracker
-
         if self._tracker is None:
             self._tracker = OperationTracker()
         receiver.add_listener(self._tracker.feed)
@@ -365,15 +378,7 @@ class GroupsClient(TransportClient):
     # -------------------------------------------------------------------------------------------- bulk
 
     async def bulk_approve_join_requests(
-        self,
-        group_id: str,
-        join_request_ids: Iterable[str] | None = None,
-        *,
-        concurrency: int = 8,
-        batch_size: int = 8,
-        on_progress: BulkProgressCallback | None = None,
-        resume: BulkResult | None = None,
-        result: BulkResult | None = None,
+        self, group_id: str, join_request_ids: Iterable[str] | None = None, **options: Unpack[JobOptions]
     ) -> BulkResult:
         """Approve many join requests (all open ones when ``join_request_ids`` is None) in batches of 8.
 
@@ -381,147 +386,58 @@ class GroupsClient(TransportClient):
             group_id: The group.
             join_request_ids: The ids to approve; ``None`` streams every open request, restarting the listing
                 when its cursor goes stale, until none is left that was not tried.
-            concurrency: Requests in flight at most (listings included).
-            batch_size: Ids per request (at most 8).
-            on_progress: Called with a :class:`~wa_groups.bulk.BulkProgress` after each batch (sync or async).
-            resume: A result of an earlier run: only its not-attempted items and retryable failures run again.
-            result: A :class:`~wa_groups.bulk.BulkResult` to fill in place, so a cancelled task's partial
-                result stays reachable.
+            options: The job options of :class:`~wa_groups.bulk.JobOptions`: ``concurrency`` (requests in
+                flight at most, listings included; 8), ``batch_size`` (ids per request, at most 8),
+                ``on_progress`` (called with a :class:`~wa_groups.bulk.BulkProgress` after each batch),
+                ``resume`` (an earlier result: only its not-attempted items and retryable failures run again)
+                and ``result`` (a :class:`~wa_groups.bulk.BulkResult` filled in place, so a cancelled task's
+                partial result stays reachable).
 
         Returns:
             The result, in which every distinct id is succeeded, failed or not attempted.
         """
-        from .bulk import run_join_requests
-
-        return await run_join_requests(
-            self,
-            "approve",
-            group_id,
-            join_request_ids,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            on_progress=on_progress,
-            resume=resume,
-            result=result,
-        )
+        return await run_join_requests(self, "approve", group_id, join_request_ids, **options)
 
     async def bulk_reject_join_requests(
-        self,
-        group_id: str,
-        join_request_ids: Iterable[str] | None = None,
-        *,
-        concurrency: int = 8,
-        batch_size: int = 8,
-        on_progress: BulkProgressCallback | None = None,
-        resume: BulkResult | None = None,
-        result: BulkResult | None = None,
+        self, group_id: str, join_request_ids: Iterable[str] | None = None, **options: Unpack[JobOptions]
     ) -> BulkResult:
         """Reject many join requests (all open ones when ``join_request_ids`` is None) in batches of 8.
 
         The arguments are those of :meth:`bulk_approve_join_requests`.
         """
-        from .bulk import run_join_requests
-
-        return await run_join_requests(
-            self,
-            "reject",
-            group_id,
-            join_request_ids,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            on_progress=on_progress,
-            resume=resume,
-            result=result,
-        )
+        return await run_join_requests(self, "reject", group_id, join_request_ids, **options)
 
     async def bulk_add_participants(
-        self,
-        group_id: str,
-        users: Iterable[str],
-        *,
-        concurrency: int = 8,
-        batch_size: int = 8,
-        on_progress: BulkProgressCallback | None = None,
-        resume: BulkResult | None = None,
-        result: BulkResult | None = None,
+        self, group_id: str, users: Iterable[str], **options: Unpack[JobOptions]
     ) -> BulkResult:
         """Add many participants in batches of at most 8.
 
-        ``users`` are phone numbers in any common spelling or WhatsApp ids; duplicates are sent once. The other
-        arguments are those of :meth:`bulk_approve_join_requests`.
+        ``users`` are phone numbers in any common spelling or WhatsApp ids; duplicates are sent once. The
+        options are those of :meth:`bulk_approve_join_requests`.
         """
-        from .bulk import run_participants
-
-        return await run_participants(
-            self,
-            "add",
-            group_id,
-            users,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            on_progress=on_progress,
-            resume=resume,
-            result=result,
-        )
+        return await run_participants(self, "add", group_id, users, **options)
 
     async def bulk_remove_participants(
-        self,
-        group_id: str,
-        users: Iterable[str],
-        *,
-        concurrency: int = 8,
-        batch_size: int = 8,
-        on_progress: BulkProgressCallback | None = None,
-        resume: BulkResult | None = None,
-        result: BulkResult | None = None,
+        self, group_id: str, users: Iterable[str], **options: Unpack[JobOptions]
     ) -> BulkResult:
-        """Remove many participants in batches of at most 8.
-
-        The arguments are those of :meth:`bulk_add_participants`.
-        """
-        from .bulk import run_participants
-
-        return await run_participants(
-            self,
-            "remove",
-            group_id,
-            users,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            on_progress=on_progress,
-            resume=resume,
-            result=result,
-        )
+        """Remove many participants in batches of at most 8 (arguments as in :meth:`bulk_add_participants`)."""
+        return await run_participants(self, "remove", group_id, users, **options)
 
     async def approve_all_join_requests(
         self,
         *,
         group_ids: Iterable[str] | None = None,
         reject: bool = False,
-        concurrency: int = 16,
-        batch_size: int = 8,
-        on_progress: BulkProgressCallback | None = None,
-        resume: BulkReport | None = None,
         phone_number_id: str | None = None,
-        report: BulkReport | None = None,
+        **options: Unpack[ReportOptions],
     ) -> BulkReport:
         """Approve (or with ``reject=True`` reject) every open join request of every active group.
 
-        Groups and their requests are streamed; all batches of all groups share one concurrency limit.
-        ``group_ids`` limits the job to those groups; ``report=`` takes a :class:`~wa_groups.bulk.BulkReport`
-        to fill in place and ``resume=`` an earlier report; the other arguments are those of
-        :meth:`bulk_approve_join_requests`.
+        Groups and their requests are streamed; all batches of all groups share one concurrency limit (16 by
+        default). ``group_ids`` limits the job to those groups; ``result=`` takes a
+        :class:`~wa_groups.bulk.BulkReport` to fill in place and ``resume=`` an earlier report; the other
+        options are those of :meth:`bulk_approve_join_requests`.
         """
-        from .bulk import run_all_join_requests
-
         return await run_all_join_requests(
-            self,
-            group_ids=group_ids,
-            reject=reject,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            on_progress=on_progress,
-            resume=resume,
-            phone_number_id=phone_number_id,
-            report=report,
+            self, group_ids=group_ids, reject=reject, phone_number_id=phone_number_id, **options
         )

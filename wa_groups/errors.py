@@ -1,7 +1,7 @@
 """The exceptions wa_groups raises.
 
 Every exception derives from :class:`WAGroupsError`. Errors answered by the API are :class:`APIError`
-subclasses chosen by Graph error code first and HTTP status second (see ``_protocol.ERROR_CLASSES``).
+subclasses chosen by Graph error code first and HTTP status second (see ``wa_groups._graph.errors.ERROR_CLASSES``).
 No exception ever carries the access token, the app secret or request headers.
 """
 
@@ -45,6 +45,10 @@ class WAGroupsError(Exception):
 
     #: True when repeating the same request later may succeed.
     retryable: bool = False
+
+    #: True when the server certainly did not carry the request out (it refused before processing it, e.g. a
+    #: throttling answer), so even an operation that is never repeated blindly may be sent again.
+    not_processed: bool = False
 
     def mark_outcome_unknown(self) -> None:
         """Record that the request may have taken effect; ``str(error)`` then says so."""
@@ -201,6 +205,7 @@ class RateLimitError(APIError):
     """
 
     retryable = True
+    not_processed = True
 
 
 class InvalidRequestError(APIError):
@@ -225,6 +230,7 @@ class DeviceNotReadyError(APIError):
     """A gateway's linked device is not connected yet; trying again later may succeed."""
 
     retryable = True
+    not_processed = True
 
 
 class WebhookPayloadError(WebhookVerificationError, ValueError):

@@ -10,13 +10,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
-
-if TYPE_CHECKING:
-    from .webhooks.events import WebhookEvent
-    from .webhooks.tracking import OperationTracker
 
 __all__ = [
     "ErrorDetail",
@@ -27,6 +23,7 @@ __all__ = [
     "JoinApprovalMode",
     "JoinRequest",
     "JoinRequestsResult",
+    "OperationKind",
     "Page",
     "Participant",
     "SentMessage",
@@ -220,17 +217,40 @@ class Page(Generic[T]):
         return len(self.items)
 
 
+class OperationKind(str, enum.Enum):
+    """The asynchronous group operations whose outcome Graph reports later by webhook."""
+
+    CREATE = "create"
+    """Creating a group (the new group's id arrives in the webhook)."""
+
+    DELETE = "delete"
+    """Deleting a group."""
+
+    SETTINGS = "settings"
+    """Updating a group's subject, description or picture."""
+
+    PARTICIPANTS_ADD = "participants_add"
+    """Adding participants."""
+
+    PARTICIPANTS_REMOVE = "participants_remove"
+    """Removing participants."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @attrs.frozen(kw_only=True)
 class GroupOperation:
-    """An asynchronous group operation that Graph accepted.
+    """An asynchronous group operation that Graph accepted (plain data).
 
     Graph answers create, delete, settings and participant calls at once and reports the outcome later in a
-    webhook carrying the same ``request_id``. Attach a :class:`~wa_groups.webhooks.WebhookReceiver` to the
-    client (``client.attach(receiver)``) and ``await op.wait()`` to get that webhook event.
+    webhook carrying the same ``request_id``. The client returns a
+    :class:`~wa_groups.webhooks.TrackedOperation`, this data plus ``await op.wait()`` once a
+    :class:`~wa_groups.webhooks.WebhookReceiver` is attached (``client.attach(receiver)``).
     """
 
-    kind: str
-    """What was asked: ``create``, ``delete``, ``settings``, ``participants_add`` or ``participants_remove``."""
+    kind: OperationKind = attrs.field(converter=OperationKind)
+    """What was asked (a string such as ``"create"`` is accepted and converted)."""
 
     request_id: str | None = None
     """Graph's request id, which the outcome webhook repeats (``None`` when Graph's answer has none)."""
@@ -240,37 +260,3 @@ class GroupOperation:
 
     raw: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
     """Graph's answer as decoded JSON."""
-
-    tracker: OperationTracker | None = attrs.field(default=None, eq=False, repr=False)
-    """The tracker fed by the receiver attached to the client, if any."""
-
-    async def wait(self, timeout: float | None = 60.0) -> WebhookEvent:
-        """Wait for the webhook event that reports this operation's outcome.
-
-        Args:
-            timeout: Seconds to wait; ``None`` waits forever.
-
-        Returns:
-            The matching event, e.g. ``GroupCreated`` with the new ``group_id`` and ``invite_link``.
-
-        Raises:
-            APIError: The event reports a failure (built from the event's errors).
-            asyncio.TimeoutError: No matching event arrived in time.
-            WAGroupsError: No receiver is attached, or Graph gave no ``request_id`` to match on.
-
-        """
-        from .errors import WAGroupsError
-
-        if self.tracker is None:
-            raise WAGroupsError(
-                f"cannot wait for this {self.kind} operation: attach a WebhookReceiver with client.attach(receiver) "
-                "before starting it"
-            )
-        if self.request_id is None and not (self.kind == "delete" and self.group_id):
-            raise WAGroupsError(
-                f"cannot wait for this {self.kind} operation: Graph's answer carried no request_id to match "
-                "its webhook against"
-            )
-        return await self.tracker.wait(
-            request_id=self.request_id, group_id=self.group_id, kind=self.kind, timeout=timeout
-        )

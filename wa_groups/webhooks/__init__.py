@@ -33,7 +33,7 @@ from .receiver import (
     WebhookReceiver,
     create_webhook_app,
 )
-from .tracking import OPERATION_KINDS, OperationTracker, operation_kind, outcome_error
+from .tracking import OPERATION_KINDS, OperationTracker, TrackedOperation, operation_kind, outcome_error
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -55,6 +55,7 @@ __all__ = [
     "JoinRequestCreated",
     "JoinRequestRevoked",
     "OperationTracker",
+    "TrackedOperation",
     "ParticipantsAdded",
     "ParticipantsRemoved",
     "RedactedAccessLogger",

@@ -21,15 +21,14 @@ field must never break a user. The rules:
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
 import attrs
 
-from .._converter import to_datetime
-from .._protocol import error_detail
+from .._core.coerce import as_bool, as_id, as_text, to_datetime
+from .._graph.errors import error_detail
 from ..errors import WebhookPayloadError
 from .events import (
     EventError,
@@ -82,45 +81,6 @@ _SETTINGS_KEYS: Final = frozenset(
 # ------------------------------------------------------------------------------------------ value coercion
 
 
-def _str(value: Any) -> str | None:
-    """Return ``value`` as a string when it is a string or a whole number, else ``None``."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return None
-    try:
-        if isinstance(value, int):
-            return str(value)
-        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-            return str(int(value))
-    except ValueError:  # an integer too long to print
-        return None
-    return None
-
-
-def _id(value: Any) -> str | None:
-    """Return ``value`` as an id: a non-empty string, or ``None``."""
-    text = _str(value)
-    if text is None:
-        return None
-    return text.strip() or None
-
-
-def _bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("true", "1"):
-            return True
-        if lowered in ("false", "0"):
-            return False
-        return None
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    return None
-
-
 def parse_timestamp(value: Any) -> datetime | None:
     """Return a webhook timestamp as an aware UTC datetime, or ``None`` when absent or unreadable.
 
@@ -137,8 +97,8 @@ def _errors(value: Any) -> tuple[EventError, ...]:
 
 def _participant(item: Any) -> EventParticipant | None:
     if isinstance(item, Mapping):
-        return EventParticipant(input=_id(item.get("input")), wa_id=_id(item.get("wa_id")))
-    text = _id(item)
+        return EventParticipant(input=as_id(item.get("input")), wa_id=as_id(item.get("wa_id")))
+    text = as_id(item)
     return EventParticipant(input=text) if text is not None else None
 
 
@@ -154,10 +114,10 @@ def _failed_participants(value: Any) -> tuple[FailedParticipant, ...]:
         if isinstance(item, Mapping):
             failed.append(
                 FailedParticipant(
-                    input=_id(item.get("input")), wa_id=_id(item.get("wa_id")), errors=_errors(item.get("errors"))
+                    input=as_id(item.get("input")), wa_id=as_id(item.get("wa_id")), errors=_errors(item.get("errors"))
                 )
             )
-        elif (text := _id(item)) is not None:
+        elif (text := as_id(item)) is not None:
             failed.append(FailedParticipant(input=text))
     return tuple(failed)
 
@@ -165,10 +125,10 @@ def _failed_participants(value: Any) -> tuple[FailedParticipant, ...]:
 def _setting(value: Any) -> SettingResult | None:
     if isinstance(value, Mapping):
         return SettingResult(
-            text=_str(value.get("text")),
-            mime_type=_str(value.get("mime_type")),
-            sha256=_str(value.get("sha256")),
-            update_successful=_bool(value.get("update_successful")),
+            text=as_text(value.get("text")),
+            mime_type=as_text(value.get("mime_type")),
+            sha256=as_text(value.get("sha256")),
+            update_successful=as_bool(value.get("update_successful")),
             errors=_errors(value.get("errors")),
         )
     if isinstance(value, str):
@@ -200,11 +160,11 @@ class _Context:
         if not isinstance(metadata, Mapping):
             metadata = {}
         return {
-            "waba_id": _id(self.entry.get("id")),
-            "phone_number_id": _id(metadata.get("phone_number_id")),
-            "display_phone_number": _id(metadata.get("display_phone_number")),
-            "group_id": _id(item.get("group_id")),
-            "request_id": _id(item.get("request_id")),
+            "waba_id": as_id(self.entry.get("id")),
+            "phone_number_id": as_id(metadata.get("phone_number_id")),
+            "display_phone_number": as_id(metadata.get("display_phone_number")),
+            "group_id": as_id(item.get("group_id")),
+            "request_id": as_id(item.get("request_id")),
             "timestamp": parse_timestamp(item.get("timestamp")),
             "raw": item,
         }
@@ -263,7 +223,7 @@ def parse_webhook(data: bytes | bytearray | memoryview | str | Mapping[str, Any]
 
 
 def _parse_change(entry: Mapping[str, Any], change: Mapping[str, Any]) -> list[WebhookEvent]:
-    raw_field = _str(change.get("field"))
+    raw_field = as_text(change.get("field"))
     field = _FIELD_ALIASES.get(raw_field, raw_field) if raw_field is not None else None
     value = change.get("value")
     if not isinstance(value, Mapping):
@@ -279,7 +239,7 @@ def _parse_change(entry: Mapping[str, Any], change: Mapping[str, Any]) -> list[W
             return [_group_event(context, value)]
     elif field == FIELD_MESSAGES:
         return _messages_events(context)
-    return [UnknownEvent(field=raw_field, type=_str(value.get("type")), **context.common(value))]
+    return [UnknownEvent(field=raw_field, type=as_text(value.get("type")), **context.common(value))]
 
 
 def _without_item(common: dict[str, Any]) -> dict[str, Any]:
@@ -291,7 +251,7 @@ def _without_item(common: dict[str, Any]) -> dict[str, Any]:
 
 
 def _group_event(context: _Context, group: Mapping[str, Any]) -> WebhookEvent:
-    group_type = _str(group.get("type"))
+    group_type = as_text(group.get("type"))
     common = context.common(group)
     field = context.field
     if field == FIELD_LIFECYCLE:
@@ -299,16 +259,16 @@ def _group_event(context: _Context, group: Mapping[str, Any]) -> WebhookEvent:
             errors = _errors(group.get("errors"))
             if errors:
                 return GroupCreateFailed(
-                    subject=_str(group.get("subject")),
-                    description=_str(group.get("description")),
+                    subject=as_text(group.get("subject")),
+                    description=as_text(group.get("description")),
                     errors=errors,
                     **common,
                 )
             return GroupCreated(
-                subject=_str(group.get("subject")),
-                description=_str(group.get("description")),
-                invite_link=_str(group.get("invite_link")),
-                join_approval_mode=_str(group.get("join_approval_mode")),
+                subject=as_text(group.get("subject")),
+                description=as_text(group.get("description")),
+                invite_link=as_text(group.get("invite_link")),
+                join_approval_mode=as_text(group.get("join_approval_mode")),
                 added_participants=_participants(group.get("added_participants")),
                 **common,
             )
@@ -343,7 +303,7 @@ def _participants_event(
 ) -> WebhookEvent | None:
     if group_type in _TYPES_REMOVE or "removed_participants" in group or "failed_participants" in group:
         return ParticipantsRemoved(
-            initiated_by=_str(context.lookup(group, "initiated_by")),
+            initiated_by=as_text(context.lookup(group, "initiated_by")),
             removed_participants=_participants(group.get("removed_participants")),
             failed_participants=_failed_participants(group.get("failed_participants")),
             errors=_errors(group.get("errors")),
@@ -351,21 +311,21 @@ def _participants_event(
         )
     if group_type == _TYPE_JOIN_CREATED:
         return JoinRequestCreated(
-            join_request_id=_id(group.get("join_request_id")),
-            wa_id=_id(group.get("wa_id")),
-            reason=_str(group.get("reason")),
+            join_request_id=as_id(group.get("join_request_id")),
+            wa_id=as_id(group.get("wa_id")),
+            reason=as_text(group.get("reason")),
             **common,
         )
     if group_type == _TYPE_JOIN_REVOKED:
         return JoinRequestRevoked(
-            join_request_id=_id(group.get("join_request_id")),
-            wa_id=_id(group.get("wa_id")),
-            reason=_str(group.get("reason")),
+            join_request_id=as_id(group.get("join_request_id")),
+            wa_id=as_id(group.get("wa_id")),
+            reason=as_text(group.get("reason")),
             **common,
         )
     if group_type in _TYPES_ADD or "added_participants" in group:
         return ParticipantsAdded(
-            reason=_str(group.get("reason")),
+            reason=as_text(group.get("reason")),
             added_participants=_participants(group.get("added_participants")),
             **common,
         )
@@ -387,7 +347,7 @@ def _messages_events(context: _Context) -> list[WebhookEvent]:
     if isinstance(messages, list):
         # Incoming messages are outside the Groups API; they are passed on untouched.
         events.extend(
-            UnknownEvent(field=context.raw_field, type=_str(m.get("type")), **context.common(m))
+            UnknownEvent(field=context.raw_field, type=as_text(m.get("type")), **context.common(m))
             for m in messages
             if isinstance(m, Mapping)
         )
@@ -396,21 +356,23 @@ def _messages_events(context: _Context) -> list[WebhookEvent]:
 
 def _status_event(context: _Context, status: Mapping[str, Any]) -> WebhookEvent:
     common = context.common(status)
-    recipient_type = _str(status.get("recipient_type"))
+    recipient_type = as_text(status.get("recipient_type"))
     is_group = recipient_type == "group" or (recipient_type is None and "group_id" in status)
     if not is_group:
         return UnknownEvent(field=context.raw_field, type="status", **common)
-    common["group_id"] = _first(_id(status.get("recipient_id")), _id(status.get("group_id")))
+    common["group_id"] = _first(as_id(status.get("recipient_id")), as_id(status.get("group_id")))
     pricing = status.get("pricing")
     return GroupMessageStatus(
-        message_id=_id(status.get("id")),
-        status=_str(status.get("status")),
+        message_id=as_id(status.get("id")),
+        status=as_text(status.get("status")),
         # Meta's pages spell the participant both ways.
-        participant_id=_first(_id(status.get("recipient_participant_id")), _id(status.get("participant_recipient_id"))),
+        participant_id=_first(
+            as_id(status.get("recipient_participant_id")), as_id(status.get("participant_recipient_id"))
+        ),
         pricing=StatusPricing(
-            billable=_bool(pricing.get("billable")),
-            pricing_model=_str(pricing.get("pricing_model")),
-            category=_str(pricing.get("category")),
+            billable=as_bool(pricing.get("billable")),
+            pricing_model=as_text(pricing.get("pricing_model")),
+            category=as_text(pricing.get("category")),
         )
         if isinstance(pricing, Mapping)
         else None,

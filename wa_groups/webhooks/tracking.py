@@ -20,8 +20,9 @@ from typing import Final
 
 import attrs
 
-from .._protocol import error_from_detail
-from ..errors import APIError, ClientValidationError
+from .._graph.errors import error_from_detail
+from ..errors import APIError, ClientValidationError, WAGroupsError
+from ..models import GroupOperation, OperationKind
 from .events import (
     EventError,
     GroupCreated,
@@ -34,31 +35,31 @@ from .events import (
     WebhookEvent,
 )
 
-__all__ = ["OPERATION_KINDS", "OperationTracker", "operation_kind", "outcome_error"]
+__all__ = ["OPERATION_KINDS", "OperationTracker", "TrackedOperation", "operation_kind", "outcome_error"]
 
 #: The operation kinds :meth:`OperationTracker.wait` accepts.
-OPERATION_KINDS: Final = frozenset({"create", "delete", "participants_remove", "participants_add", "settings"})
+OPERATION_KINDS: Final = frozenset(OperationKind)
 
-_KIND_BY_TYPE: Final[dict[type[WebhookEvent], str]] = {
-    GroupCreated: "create",
-    GroupCreateFailed: "create",
-    GroupDeleted: "delete",
-    GroupDeleteFailed: "delete",
-    ParticipantsRemoved: "participants_remove",
-    ParticipantsAdded: "participants_add",
-    SettingsUpdated: "settings",
+_KIND_BY_TYPE: Final[dict[type[WebhookEvent], OperationKind]] = {
+    GroupCreated: OperationKind.CREATE,
+    GroupCreateFailed: OperationKind.CREATE,
+    GroupDeleted: OperationKind.DELETE,
+    GroupDeleteFailed: OperationKind.DELETE,
+    ParticipantsRemoved: OperationKind.PARTICIPANTS_REMOVE,
+    ParticipantsAdded: OperationKind.PARTICIPANTS_ADD,
+    SettingsUpdated: OperationKind.SETTINGS,
 }
 
 _FAILURE_MESSAGES: Final = {
-    "create": "the group could not be created",
-    "delete": "the group could not be deleted",
-    "participants_remove": "the participants could not be removed",
-    "participants_add": "the participants could not be added",
-    "settings": "the group settings could not be updated",
+    OperationKind.CREATE: "the group could not be created",
+    OperationKind.DELETE: "the group could not be deleted",
+    OperationKind.PARTICIPANTS_REMOVE: "the participants could not be removed",
+    OperationKind.PARTICIPANTS_ADD: "the participants could not be added",
+    OperationKind.SETTINGS: "the group settings could not be updated",
 }
 
 
-def operation_kind(event: WebhookEvent) -> str | None:
+def operation_kind(event: WebhookEvent) -> OperationKind | None:
     """Return the kind of operation ``event`` reports the outcome of (one of :data:`OPERATION_KINDS`), or None."""
     return _KIND_BY_TYPE.get(type(event))
 
@@ -92,13 +93,14 @@ def outcome_error(event: WebhookEvent) -> APIError | None:
     errors = _failure(event)
     if errors is None:
         return None
-    kind = operation_kind(event) or "operation"
+    kind = operation_kind(event)
+    failure = _FAILURE_MESSAGES[kind] if kind is not None else "the operation failed"
     if not errors:
-        return APIError(_FAILURE_MESSAGES.get(kind, "the operation failed"))
+        return APIError(failure)
     first = errors[0]
     if not (first.message or first.title):
-        first = attrs.evolve(first, message=_FAILURE_MESSAGES.get(kind, "the operation failed"))
-    return error_from_detail(first, operation=kind)
+        first = attrs.evolve(first, message=failure)
+    return error_from_detail(first, operation=str(kind) if kind is not None else "operation")
 
 
 def _eligible_without_request(event: WebhookEvent) -> bool:
@@ -232,7 +234,8 @@ class OperationTracker:
 
         """
         if kind not in OPERATION_KINDS:
-            raise ClientValidationError(f"kind must be one of {sorted(OPERATION_KINDS)}, got {kind!r}", argument="kind")
+            allowed = sorted(k.value for k in OperationKind)
+            raise ClientValidationError(f"kind must be one of {allowed}, got {kind!r}", argument="kind")
         if not request_id and not group_id:
             raise ClientValidationError("give request_id or group_id to wait for", argument="request_id")
         event = self._take(request_id, group_id, kind)
@@ -286,3 +289,44 @@ def _resolve(future: asyncio.Future[WebhookEvent], event: WebhookEvent) -> bool:
         return False
     future.set_result(event)
     return True
+
+
+@attrs.frozen(kw_only=True)
+class TrackedOperation(GroupOperation):
+    """A :class:`~wa_groups.GroupOperation` whose outcome can be awaited with :meth:`wait`.
+
+    Every client method that starts an asynchronous operation returns one; it is tied to the tracker of the
+    receiver attached to the client (``client.attach(receiver)``), or to none.
+    """
+
+    tracker: OperationTracker | None = attrs.field(default=None, eq=False, repr=False)
+    """The tracker fed by the receiver attached to the client, if any."""
+
+    async def wait(self, timeout: float | None = 60.0) -> WebhookEvent:
+        """Wait for the webhook event that reports this operation's outcome.
+
+        Args:
+            timeout: Seconds to wait; ``None`` waits forever.
+
+        Returns:
+            The matching event, e.g. ``GroupCreated`` with the new ``group_id`` and ``invite_link``.
+
+        Raises:
+            APIError: The event reports a failure (built from the event's errors).
+            asyncio.TimeoutError: No matching event arrived in time.
+            WAGroupsError: No receiver is attached, or Graph gave no ``request_id`` to match on.
+
+        """
+        if self.tracker is None:
+            raise WAGroupsError(
+                f"cannot wait for this {self.kind} operation: attach a WebhookReceiver with client.attach(receiver) "
+                "before starting it"
+            )
+        if self.request_id is None and not (self.kind == OperationKind.DELETE and self.group_id):
+            raise WAGroupsError(
+                f"cannot wait for this {self.kind} operation: Graph's answer carried no request_id to match "
+                "its webhook against"
+            )
+        return await self.tracker.wait(
+            request_id=self.request_id, group_id=self.group_id, kind=self.kind, timeout=timeout
+        )

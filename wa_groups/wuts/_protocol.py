@@ -21,9 +21,10 @@ from typing import Any, Final, TypeVar
 
 import cattrs
 
-from .._converter import _to_optional_bool, make_converter
-from .._protocol import _as_text, error_class_for, load_json, retry_after_seconds
-from .._request import build_request, endpoint_table
+from .._core.coerce import as_bool, as_text
+from .._core.convert import lenient_converter
+from .._core.request import build_request, endpoint_table
+from .._core.wire import load_json, retry_after_header, status_error_class
 from ..errors import (
     APIError,
     ClientValidationError,
@@ -328,9 +329,9 @@ def field_errors(validation: object) -> tuple[FieldError, ...]:
     if not isinstance(validation, list):
         return ()
     return tuple(
-        FieldError(field=_as_text(item.get("field")), message=_as_text(item.get("message")), value=item.get("value"))
+        FieldError(field=as_text(item.get("field")), message=as_text(item.get("message")), value=item.get("value"))
         if isinstance(item, Mapping)
-        else FieldError(message=_as_text(item))
+        else FieldError(message=as_text(item))
         for item in validation
     )
 
@@ -339,7 +340,7 @@ def error_class(error_code: str | None, http_status: int | None) -> type[APIErro
     """Return the exception class for a WUTS error: by ``error_code`` first, then by HTTP status."""
     if error_code is not None and error_code in ERROR_CODE_CLASSES:
         return ERROR_CODE_CLASSES[error_code]
-    return error_class_for(None, http_status)
+    return status_error_class(http_status)
 
 
 def wuts_error(
@@ -354,13 +355,13 @@ def wuts_error(
     The ``error_code`` goes to ``error.type``, the ``validation`` list to ``error.details`` (as text) and, typed,
     to :func:`wa_groups.wuts.validation_errors`; the whole envelope is ``error.raw``.
     """
-    code = _as_text(envelope.get("error_code")) or None
+    code = as_text(envelope.get("error_code")) or None
     cls = error_class(code, http_status)
     issues = field_errors(envelope.get("validation"))
-    message = _as_text(envelope.get("error")) or _as_text(envelope.get("message"))
+    message = as_text(envelope.get("error")) or as_text(envelope.get("message"))
     if not message:
         message = f"{operation or 'request'}: WUTS answered HTTP {http_status} without an error message"
-    retry_after = retry_after_seconds(headers) if headers is not None and issubclass(cls, RateLimitError) else None
+    retry_after = retry_after_header(headers) if headers is not None and issubclass(cls, RateLimitError) else None
     return cls(
         message,
         http_status=http_status,
@@ -401,8 +402,8 @@ def decode_response(status: int, headers: Mapping[str, str], raw: bytes, operati
 
 
 def _make_converter() -> cattrs.Converter:
-    converter = make_converter()
-    converter.register_structure_hook(bool, lambda value, _: bool(_to_optional_bool(value, bool)))
+    converter = lenient_converter()
+    converter.register_structure_hook(bool, lambda value, _: bool(as_bool(value)))
     return converter
 
 
@@ -436,7 +437,7 @@ def decode_groups(decoded: Any) -> list[Group]:
 def decode_participants(decoded: Any, action: ParticipantAction, operation: str) -> ParticipantsResult:
     """Decode a participants answer: ``participants[]`` and, for communities, ``jid`` and ``action``."""
     items = _field(decoded, "participants", operation) or []
-    answered = _as_text(decoded.get("action")) or action.value
+    answered = as_text(decoded.get("action")) or action.value
     try:
         echoed: ParticipantAction | str = ParticipantAction(answered)
     except ValueError:
@@ -444,7 +445,7 @@ def decode_participants(decoded: Any, action: ParticipantAction, operation: str)
     return ParticipantsResult(
         action=echoed,
         participants=_structure(items, tuple[GroupParticipant, ...], operation),
-        jid=_as_text(decoded.get("jid")) or None,
+        jid=as_text(decoded.get("jid")) or None,
     )
 
 
@@ -471,7 +472,7 @@ def decode_ephemeral(decoded: Any, requested: int) -> int:
 
 def decode_picture(decoded: Any) -> str | None:
     """Return the ``picture_id`` of a set-picture answer, if any."""
-    return _as_text(decoded.get("picture_id")) if isinstance(decoded, Mapping) else None
+    return as_text(decoded.get("picture_id")) if isinstance(decoded, Mapping) else None
 
 
 def decode_community(decoded: Any) -> Community:
@@ -480,7 +481,7 @@ def decode_community(decoded: Any) -> Community:
     if not isinstance(community, Mapping):
         raise ResponseError("create_community: 'community' is not an object")
     return Community(
-        jid=_as_text(community.get("jid")) or None, name=_as_text(community.get("name")), raw=dict(community)
+        jid=as_text(community.get("jid")) or None, name=as_text(community.get("name")), raw=dict(community)
     )
 
 

@@ -6,9 +6,9 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .._http import check_base_url
-from .._request import ConnectionOptions, TransportClient
-from ..bulk import run_items
+from .._core.shell import ConnectionOptions, TransportClient
+from .._core.transport import check_base_url
+from ..bulk.engine import run_items
 from ..errors import ClientValidationError, WAGroupsError
 from . import _protocol as proto
 from .models import (

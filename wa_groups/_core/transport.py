@@ -1,8 +1,9 @@
 """The one module that uses aiohttp's client: session lifecycle, sending, and retries driven by ``backoff``.
 
 A :class:`Transport` is protocol-neutral. The backend gives it the API root, the authorization header and a
-``decode`` function (status, headers, body, operation) -> value-or-raise; everything Graph-specific stays in
-``_protocol``. Retry decisions come from :func:`wa_groups._retry.retry_wait`.
+``decode`` function (status, headers, body, operation) -> value-or-raise; everything backend-specific stays in
+the backend's pure protocol package. Retry decisions come from :func:`wa_groups._core.retry.retry_wait`; a bulk
+job's admission control reaches the transport through :data:`wa_groups._core.gate.current_gate`.
 """
 
 from __future__ import annotations
@@ -12,21 +13,20 @@ import ipaddress
 import json
 import logging
 from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager
-from contextvars import ContextVar
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 import attrs
 import backoff
 
-from ._request import Request
-from ._retry import RetryPolicy, is_ambiguous, retry_wait
-from ._version import __version__
-from .errors import APIError, ClientValidationError, RateLimitError, TransportError, WAGroupsError
+from .._version import __version__
+from ..errors import APIError, ClientValidationError, RateLimitError, TransportError, WAGroupsError
+from .gate import RequestGate, RequestWithheld, ambiguity_note, current_gate
+from .request import Request
+from .retry import RetryPolicy, is_ambiguous, retry_wait
 
-__all__ = ["Decoder", "RequestGate", "RequestWithheld", "Transport", "check_base_url", "current_gate"]
+__all__ = ["Decoder", "Transport", "check_base_url"]
 
 logger = logging.getLogger("wa_groups")
 
@@ -34,41 +34,6 @@ logger = logging.getLogger("wa_groups")
 Decoder = Callable[[int, Mapping[str, str], bytes, str], Any]
 
 DEFAULT_USER_AGENT = f"wa-groups/{__version__}"
-
-#: Inside a bulk job, throttled answers that name no wait are retried at the job's pace without using up the
-#: retry policy's attempts, up to this many times ``max_attempts`` for one request.
-PACED_RETRIES_PER_ATTEMPT = 4
-
-
-class RequestWithheld(WAGroupsError):
-    """Raised by a request gate that will not send a request (its bulk job has stopped)."""
-
-
-class RequestGate(Protocol):
-    """Admission control shared by the requests of one bulk job (see ``wa_groups.bulk``).
-
-    The transport holds ``gate.slot()`` while a request is on the wire and calls ``gate.throttle(wait)`` instead
-    of sleeping when the server asks to slow down, so the whole job pauses once.
-    """
-
-    def slot(self) -> AbstractAsyncContextManager[None]:
-        """Return a context manager held while one request is on the wire."""
-
-    async def throttle(self, seconds: float, demanded: bool = False) -> None:
-        """Slow the job down after a throttled answer.
-
-        ``demanded`` is True when the server said how long to wait (``seconds``): the job then pauses once for
-        that long, however many requests ask. Otherwise the gate chooses its own pace.
-        """
-
-
-#: When set (by a bulk batch), failures that may have taken effect before a retry are appended to this list,
-#: so the batch can read a later "does not exist" as the effect of the earlier attempt.
-ambiguity_note: ContextVar[list[WAGroupsError] | None] = ContextVar("wa_groups_ambiguity_note", default=None)
-
-#: The gate of the bulk job the current task belongs to, if any. Bulk jobs set it in their own tasks, so
-#: client methods need no extra parameter and single calls pay one context-variable lookup.
-current_gate: ContextVar[RequestGate | None] = ContextVar("wa_groups_request_gate", default=None)
 
 
 def check_base_url(base_url: object) -> str:
@@ -254,10 +219,10 @@ class Transport:
                     note.append(error)
             attempt = state[0]
             if gate is not None and isinstance(error, RateLimitError) and error.retry_after is None:
-                # Inside a bulk job an unexplained throttle is the job's cue to pace itself (see bulk._JobGate),
-                # not the batch's failure: such answers do not use up attempts (within PACED_RETRIES_PER_ATTEMPT).
+                # Inside a bulk job an unexplained throttle is the job's cue to pace itself (see the gate), not
+                # the batch's failure: such answers do not use up attempts (within the gate's allowance).
                 state[2] += 1
-                if state[2] <= PACED_RETRIES_PER_ATTEMPT * self.retry.max_attempts:
+                if state[2] <= gate.paced_retries_per_attempt * self.retry.max_attempts:
                     attempt = max(1, attempt - state[2])
             wait = retry_wait(error, repeatable=request.repeatable, attempt=attempt, policy=self.retry)
             return _Outcome(error=error, wait=wait)

@@ -1,104 +1,24 @@
-"""Backend-neutral request plumbing: endpoint tables, ready-to-send requests and the client shell.
+"""The client shell every backend shares: connection options, token check and the session lifecycle.
 
-Every backend (the Graph API in ``_protocol``, the WUTS gateway in ``wuts._protocol``) describes its operations
-as a table of :class:`Endpoint` objects and turns them into :class:`Request` objects with :func:`build_request`;
-``_http.Transport`` sends them. :class:`TransportClient` gives each backend's client the same session lifecycle.
+A backend client subclasses :class:`TransportClient`, calls :meth:`TransportClient._connect` with its API root
+and answer decoder, and sends :class:`~wa_groups._core.request.Request` values with ``_send``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+from typing import Any, TypedDict, TypeVar
 
-import attrs
+import aiohttp
 
-from ._retry import RetryPolicy
-from .errors import ClientValidationError
+from ..errors import ClientValidationError
+from .request import Request
+from .retry import RetryPolicy
+from .transport import Decoder, Transport
 
-if TYPE_CHECKING:
-    import aiohttp
-
-    from ._http import Decoder, Transport
-
-__all__ = ["ConnectionOptions", "Endpoint", "FilePart", "Request", "TransportClient", "build_request", "endpoint_table"]
+__all__ = ["ConnectionOptions", "TransportClient"]
 
 C = TypeVar("C", bound="TransportClient")
-
-
-@attrs.frozen
-class Endpoint:
-    """One operation: method, path template and whether repeating it after an ambiguous failure is safe."""
-
-    method: str
-    path: str
-    repeatable: bool
-
-
-@attrs.frozen(kw_only=True)
-class FilePart:
-    """A file sent in a multipart body."""
-
-    name: str
-    filename: str
-    content_type: str
-    data: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
-
-
-@attrs.frozen(kw_only=True)
-class Request:
-    """A request ready to send: the path is relative to the backend's API root."""
-
-    operation: str
-    method: str
-    path: str
-    repeatable: bool
-    params: Mapping[str, str] | None = None
-    json: Any = None
-    form: Mapping[str, str] | None = None
-    files: tuple[FilePart, ...] = ()
-
-
-def endpoint_table(text: str) -> Mapping[str, Endpoint]:
-    """Read an endpoint table written one operation a line: ``name METHOD /path/{arg} repeatable|once``.
-
-    ``once`` marks operations never sent again after a failure that may have taken effect. Blank lines and
-    ``#`` comments are skipped.
-    """
-    table: dict[str, Endpoint] = {}
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        name, method, path, kind = line.split()
-        if kind not in ("repeatable", "once") or name in table:
-            raise ValueError(f"bad endpoint table line: {raw!r}")
-        table[name] = Endpoint(method, path, repeatable=kind == "repeatable")
-    return table
-
-
-def build_request(
-    endpoints: Mapping[str, Endpoint],
-    operation: str,
-    *,
-    params: Mapping[str, str] | None = None,
-    json: Any = None,
-    form: Mapping[str, str] | None = None,
-    files: tuple[FilePart, ...] = (),
-    **path_args: str,
-) -> Request:
-    """Build the :class:`Request` for ``operation`` from a backend's endpoint table."""
-    endpoint = endpoints[operation]
-    return Request(
-        operation=operation,
-        method=endpoint.method,
-        path=endpoint.path.format(**path_args),
-        repeatable=endpoint.repeatable,
-        params=params,
-        json=json,
-        form=form,
-        files=files,
-    )
 
 
 class ConnectionOptions(TypedDict, total=False):
@@ -121,7 +41,7 @@ class ConnectionOptions(TypedDict, total=False):
 
 
 class TransportClient:
-    """The lifecycle every backend client shares over one :class:`~wa_groups._http.Transport`.
+    """The lifecycle every backend client shares over one :class:`~wa_groups._core.transport.Transport`.
 
     ``async with`` closes the session the client created; ``close()`` is idempotent; a plain ``with`` raises
     :class:`TypeError`. Subclasses set ``self._transport`` in ``__init__``.
@@ -143,8 +63,6 @@ class TransportClient:
         user_agent: str | None = None,
     ) -> None:
         """Check the token and retry policy, then create the transport that sends ``Bearer <token>``."""
-        from ._http import Transport
-
         if not isinstance(token, str) or not token.strip() or any(c.isspace() for c in token):
             raise ClientValidationError(
                 f"{token_argument} must be a non-empty string without whitespace", argument=token_argument

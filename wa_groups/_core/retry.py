@@ -1,7 +1,9 @@
 """Retry policy and the pure retry decision shared by every backend.
 
 The decision is a function of (error, whether the operation may be repeated, attempt number, policy): it returns
-the number of seconds to wait before the next attempt, or ``None`` to give up. ``_http`` feeds it to ``backoff``.
+the number of seconds to wait before the next attempt, or ``None`` to give up. ``_core.transport`` feeds it to
+``backoff``. Nothing here knows a backend: an error says itself whether the server refused it unprocessed
+(:attr:`~wa_groups.errors.WAGroupsError.not_processed`).
 """
 
 from __future__ import annotations
@@ -13,17 +15,16 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
-from .errors import (
+from ..errors import (
     APIError,
     ClientValidationError,
-    DeviceNotReadyError,
     RateLimitError,
     ResponseError,
     TransportError,
     WAGroupsError,
 )
 
-__all__ = ["RetryPolicy"]
+__all__ = ["RetryPolicy", "is_ambiguous", "retry_wait"]
 
 
 def _check_positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -70,8 +71,8 @@ class RetryPolicy:
 
 def is_ambiguous(error: WAGroupsError) -> bool:
     """Return True when a request that failed this way may nevertheless have been carried out."""
-    if isinstance(error, (RateLimitError, DeviceNotReadyError)):
-        return False  # throttled requests, and requests a disconnected gateway device refused, were not processed
+    if error.not_processed:
+        return False  # e.g. throttled requests, or requests a disconnected gateway device refused
     if isinstance(error, TransportError):
         return not error.before_send
     if isinstance(error, ResponseError):
