@@ -20,10 +20,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Check style and common bugs with ruff."""
-    session.install("ruff>=0.4")
+    """Check style and common bugs with ruff, and the layers with import-linter."""
+    session.install("-e", ".", "ruff>=0.4", "import-linter>=2.0")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", "wa_groups")
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)
