@@ -1,6 +1,7 @@
 """Receive, verify and decode WhatsApp Groups API webhooks, and match them to pending operations."""
 
 from ._parse import parse_webhook
+from ._serve import ReceiverServer
 from ._signature import SIGNATURE_HEADER, sign_body, verify_signature
 from .events import (
     EventError,
@@ -24,11 +25,23 @@ from .events import (
     WebhookEvent,
     event_as_dict,
 )
+from .inbox import (
+    DeadLetter,
+    HandlerRetry,
+    Inbox,
+    InboxFullError,
+    InboxUnavailableError,
+    InboxWorker,
+    MemoryInbox,
+    RedisInbox,
+    SqliteInbox,
+)
 from .receiver import (
     DEFAULT_MAX_BODY_BYTES,
     RECEIVER_KEY,
     EventHandler,
     EventListener,
+    ReceiverLimits,
     RedactedAccessLogger,
     WebhookReceiver,
     create_webhook_app,
@@ -36,6 +49,17 @@ from .receiver import (
 from .tracking import OPERATION_KINDS, OperationTracker, TrackedOperation, operation_kind, outcome_error
 
 __all__ = [
+    "DeadLetter",
+    "HandlerRetry",
+    "Inbox",
+    "InboxFullError",
+    "InboxUnavailableError",
+    "InboxWorker",
+    "MemoryInbox",
+    "ReceiverLimits",
+    "ReceiverServer",
+    "RedisInbox",
+    "SqliteInbox",
     "DEFAULT_MAX_BODY_BYTES",
     "OPERATION_KINDS",
     "RECEIVER_KEY",

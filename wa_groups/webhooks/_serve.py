@@ -1,21 +1,150 @@
-"""Run a webhook receiver that prints each verified event as one JSON line (``wa-groups webhooks serve``)."""
+"""Serve a webhook receiver on a socket with every limit applied, and ``wa-groups webhooks serve``.
+
+:class:`ReceiverServer` is what :meth:`WebhookReceiver.listen` returns: aiohttp's request handling behind a
+protocol factory that closes connections beyond the limit as soon as they are accepted (so the process never
+runs out of file descriptors and never logs a traceback per refused connection), with the header timeout as
+aiohttp's idle timeout, no lingering reads after a refusal, and a shutdown bounded by ``shutdown_timeout``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import os
+import resource
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from types import TracebackType
+from typing import Final, TextIO
 
 from aiohttp import web
 
 from .events import WebhookEvent, event_as_dict
-from .receiver import RedactedAccessLogger, WebhookReceiver
+from .inbox import Inbox
+from .receiver import ReceiverLimits, RedactedAccessLogger, WebhookReceiver
 
-__all__ = ["serve"]
+__all__ = ["ReceiverServer", "serve"]
 
 logger = logging.getLogger("wa_groups.webhooks")
+
+#: File descriptors kept free under the open-file limit for the inbox, logs and outgoing connections.
+_SPARE_DESCRIPTORS: Final = 64
+
+
+def connection_limit(limits: ReceiverLimits) -> int:
+    """Return ``limits.max_connections`` lowered to leave spare descriptors under the open-file limit."""
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError):  # pragma: no cover - every POSIX system has it
+        return limits.max_connections
+    if soft == resource.RLIM_INFINITY:
+        return limits.max_connections
+    return max(1, min(limits.max_connections, soft - _SPARE_DESCRIPTORS))
+
+
+class _Refused(asyncio.Protocol):
+    """A connection over the limit: closed (reset) as soon as it is accepted."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if isinstance(transport, asyncio.Transport):
+            transport.abort()
+        else:  # pragma: no cover - TCP transports are always asyncio.Transport
+            transport.close()
+
+
+class ReceiverServer:
+    """A receiver listening on ``host:port`` with every :class:`ReceiverLimits` bound applied.
+
+    Use it with ``async with receiver.listen(host, port) as server:``; :attr:`port` is the bound port.
+    Leaving the block stops listening, gives requests and handlers ``shutdown_timeout`` seconds each, and
+    closes the receiver (and its inbox).
+    """
+
+    def __init__(self, receiver: WebhookReceiver, host: str, port: int) -> None:
+        self.receiver = receiver
+        self.host = host
+        self.port = port
+        self.max_connections = connection_limit(receiver.limits)
+        self._runner: web.AppRunner | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._refusing = False
+        self.refused = 0
+        """How many connections were closed at once because the limit was reached."""
+
+    def __repr__(self) -> str:
+        return f"ReceiverServer(host={self.host!r}, port={self.port}, max_connections={self.max_connections})"
+
+    @property
+    def connections(self) -> int:
+        """The number of connections being served now."""
+        if self._runner is None or self._runner.server is None:
+            return 0
+        return len(self._runner.server.connections)
+
+    def _protocol(self) -> asyncio.BaseProtocol:
+        runner = self._runner
+        assert runner is not None and runner.server is not None
+        open_now = len(runner.server.connections)
+        if open_now >= self.max_connections:
+            self.refused += 1
+            if not self._refusing:
+                self._refusing = True
+                logger.warning(
+                    "webhook receiver: %d connections open, the limit; further connections are closed at once "
+                    "until some finish (this is logged once per episode)",
+                    open_now,
+                )
+            return _Refused()
+        if self._refusing and open_now < self.max_connections * 9 // 10:
+            self._refusing = False
+            logger.warning(
+                "webhook receiver: back under the connection limit after refusing %d connection(s)", self.refused
+            )
+        return runner.server()
+
+    async def start(self) -> None:
+        """Start the receiver and listen; :attr:`port` is then the bound port."""
+        limits = self.receiver.limits
+        runner = web.AppRunner(
+            self.receiver.app,
+            access_log_class=RedactedAccessLogger,
+            shutdown_timeout=limits.shutdown_timeout,
+            keepalive_timeout=limits.header_timeout,
+            lingering_time=0,
+        )
+        await runner.setup()
+        self._runner = runner
+        try:
+            loop = asyncio.get_running_loop()
+            self._server = await loop.create_server(
+                self._protocol, self.host, self.port, reuse_address=True, backlog=min(1024, self.max_connections)
+            )
+        except BaseException:
+            await self.stop()
+            raise
+        for sock in self._server.sockets:
+            self.port = int(sock.getsockname()[1])
+            break
+        logger.info("receiving webhooks on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        """Stop listening, finish or cancel what runs within the shutdown timeouts, close the receiver."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()  # closes the receiver through the app's cleanup
+        await self.receiver.close()
+
+    async def __aenter__(self) -> ReceiverServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
 
 
 async def serve(
@@ -26,42 +155,46 @@ async def serve(
     verify_token: str,
     out: TextIO,
     on_ready: Callable[[int], None] | None = None,
+    inbox: Inbox | str | os.PathLike[str] | None = None,
+    limits: ReceiverLimits | None = None,
 ) -> None:
     """Receive webhooks on ``host:port`` until cancelled, writing each new event to ``out`` as a JSON line.
 
-    Each line is :func:`event_as_dict` of the event (``raw`` only for unknown events), in delivery order;
-    duplicates are written once. The access log omits query strings, which hold the verify token.
+    Each line is :func:`event_as_dict` of the event (``raw`` only for unknown events); duplicates are written
+    once. Without ``inbox`` a line is written before the delivery is answered, in delivery order. With an inbox
+    (a SQLite path, a Redis URL), writing a line is the handler: it happens at least once per event, after the
+    event is stored, and events stored before a restart are written after it. The access log omits query
+    strings, which hold the verify token.
 
     Args:
         host: The address to listen on.
         port: The port to listen on; 0 picks a free one.
         app_secret: The Meta app secret that signs deliveries.
         verify_token: The token for the verification handshake.
-        out: Where the JSON lines go; flushed after each delivery.
+        out: Where the JSON lines go; flushed after each line or delivery.
         on_ready: Called with the bound port once the server listens.
+        inbox: Where events wait for the writer; default: none (written at once, lost if the writing fails).
+        limits: The receiver's limits.
 
     """
-    receiver = WebhookReceiver(app_secret, verify_token)
 
-    def write(events: Sequence[WebhookEvent]) -> None:
-        for event in events:
-            out.write(json.dumps(event_as_dict(event), default=str) + "\n")
+    def line(event: WebhookEvent) -> str:
+        return json.dumps(event_as_dict(event), default=str) + "\n"
+
+    def write_one(event: WebhookEvent) -> None:
+        out.write(line(event))
         out.flush()
 
-    receiver.add_listener(write)
-    runner = web.AppRunner(receiver.app, access_log_class=RedactedAccessLogger)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound = port
-        for address in runner.addresses:
-            if isinstance(address, tuple) and len(address) >= 2:
-                bound = int(address[1])
-                break
-        logger.info("receiving webhooks on %s:%d", host, bound)
+    def write(events: Sequence[WebhookEvent]) -> None:
+        out.write("".join(map(line, events)))
+        out.flush()
+
+    if inbox is None:
+        receiver = WebhookReceiver(app_secret, verify_token, limits=limits)
+        receiver.add_listener(write)
+    else:
+        receiver = WebhookReceiver(app_secret, verify_token, write_one, inbox=inbox, limits=limits)
+    async with receiver.listen(host, port) as server:
         if on_ready is not None:
-            on_ready(bound)
+            on_ready(server.port)
         await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()

@@ -1,79 +1,163 @@
 """An aiohttp web application that receives Groups API webhooks.
 
-:class:`WebhookReceiver` answers Meta's verification handshake, checks the signature of every delivery over
-the raw body bytes, decodes it, answers 200 at once and runs the user's handler on each new event in the
-background. Meta retries deliveries for days, so events already seen are passed on only once.
+:class:`WebhookReceiver` answers Meta's verification handshake, reads each delivery within bounded time and
+memory, checks its signature over the raw body bytes, decodes it, stores its new events in an inbox and only
+then answers 200. Handlers run from the inbox: an event is done only once its handler succeeded, failures are
+retried and then kept as dead letters. Meta retries deliveries for days, so events already stored are skipped.
 
 Status codes a delivery may get:
 
-* 200: accepted (including deliveries that held only duplicates, and deliveries whose handlers fail).
+* 200: its new events are stored (including deliveries that held only duplicates).
 * 400: the signature is valid but the body is not a webhook envelope.
 * 403: the signature is missing, malformed or wrong (403 rather than 401: there is no authentication scheme
   a sender could retry with).
+* 408: the body did not arrive within ``body_timeout``.
 * 413: the body is larger than ``max_body_bytes``; it is not read further.
-* 503: the receiver has been closed.
+* 503: the receiver is closed, too many unverified bytes are in flight, or the inbox cannot store (full disk,
+  Redis down): Meta sends the delivery again later.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
-import inspect
 import json
 import logging
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Final
+import os
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Final
 
+import attrs
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from ..errors import ClientValidationError, WebhookPayloadError, WebhookVerificationError
-from ._parse import parse_webhook
 from ._signature import SIGNATURE_HEADER, verify_signature
 from .events import WebhookEvent
+from .inbox import HandlerRetry, Inbox, InboxUnavailableError, InboxWorker, MemoryInbox, open_inbox, split_delivery
+
+if TYPE_CHECKING:
+    from ._serve import ReceiverServer
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "RECEIVER_KEY",
     "EventHandler",
     "EventListener",
+    "ReceiverLimits",
     "RedactedAccessLogger",
     "WebhookReceiver",
     "create_webhook_app",
+    "redact_verify_token",
 ]
 
 logger = logging.getLogger("wa_groups.webhooks")
 
 #: Handler called once per new event; may be a coroutine function.
 EventHandler = Callable[[WebhookEvent], Awaitable[None] | None]
-#: Synchronous listener called with each delivery's new events, before handlers run.
+#: Synchronous listener called with each delivery's new events once they are stored, before the answer.
 EventListener = Callable[[Sequence[WebhookEvent]], None]
 
 #: The default largest body accepted: a delivery holds up to 1000 notifications of a few hundred bytes to a
 #: couple of kilobytes each.
 DEFAULT_MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 _CHUNK_BYTES: Final = 64 * 1024
+_TOKEN_IN_TEXT: Final = re.compile(r"(hub\.verify_token=)[^&\s\"']*", re.IGNORECASE)
+
+
+def redact_verify_token(text: str) -> str:
+    """Return ``text`` with the value of every ``hub.verify_token=`` query parameter replaced by ``***``."""
+    return _TOKEN_IN_TEXT.sub(r"\1***", text)
+
+
+@attrs.frozen(kw_only=True)
+class ReceiverLimits:
+    """The bounds that keep a receiver's memory and connections finite whatever unsigned traffic arrives.
+
+    With the defaults a receiver holds at most 16 MiB of unverified body bytes and 256 connections (a few
+    tens of kilobytes of buffers each), which keeps it under about 100 MB however many senders stall.
+    ``max_connections``, ``header_timeout`` and ``shutdown_timeout`` apply when the receiver serves itself
+    (:meth:`WebhookReceiver.listen`, ``wa-groups webhooks serve``); the byte limits and ``body_timeout`` apply
+    however it is mounted.
+    """
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """Largest body accepted; a bigger delivery gets 413 and its connection is closed."""
+
+    max_unverified_bytes: int = 16 * 1024 * 1024
+    """Most body bytes held at once across all deliveries whose signature is not yet checked. A delivery
+    that would exceed it gets 503 at once (Meta sends it again) instead of waiting."""
+
+    max_connections: int = 256
+    """Most open connections; further ones are closed as soon as they are accepted, with one log line per
+    episode. It is lowered to leave 64 file descriptors free under the process's open-file limit."""
+
+    header_timeout: float = 10.0
+    """Seconds a connection may take to send a request's line and headers (and to stay idle between
+    requests) before it is closed."""
+
+    body_timeout: float = 20.0
+    """Seconds a delivery's body may take to arrive; a slower one gets 408 and its connection is closed."""
+
+    shutdown_timeout: float = 3.0
+    """Seconds given at shutdown to requests in progress and to running handlers before they are cancelled."""
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("max_body_bytes", "max_unverified_bytes", "max_connections"):
+            if getattr(self, name) < 1:
+                raise ClientValidationError(f"{name} must be at least 1, got {getattr(self, name)}", argument=name)
+        for name in ("header_timeout", "body_timeout"):
+            if not getattr(self, name) > 0:
+                raise ClientValidationError(f"{name} must be positive, got {getattr(self, name)}", argument=name)
+        if self.shutdown_timeout < 0:
+            raise ClientValidationError("shutdown_timeout must not be negative", argument="shutdown_timeout")
+        if self.max_unverified_bytes < self.max_body_bytes:
+            raise ClientValidationError(
+                "max_unverified_bytes must be at least max_body_bytes", argument="max_unverified_bytes"
+            )
+
+
+class _RedactVerifyToken(logging.Filter):
+    """Rewrite a record's message and traceback text without the verify token.
+
+    aiohttp logs a bad request with its request line (``Error handling request ... GET /?hub.verify_token=...``);
+    this filter, on aiohttp's loggers, keeps the token out of such lines.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_verify_token(record.exc_text)
+            record.exc_info = None
+        redacted = redact_verify_token(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_AIOHTTP_LOGGERS: Final = ("aiohttp.server", "aiohttp.access", "aiohttp.web", "aiohttp.internal")
+
+
+def _install_redaction() -> None:
+    for name in _AIOHTTP_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, _RedactVerifyToken) for f in target.filters):
+            target.addFilter(_RedactVerifyToken())
 
 
 def _callable_name(function: object) -> str:
     return getattr(function, "__qualname__", None) or type(function).__name__
 
 
-def _dedupe_key(event: WebhookEvent) -> bytes | None:
-    """Return a stable digest identifying ``event`` across redeliveries, or ``None`` if it has none."""
-    try:
-        text = json.dumps(
-            [type(event).__name__, event.waba_id, event.phone_number_id, event.raw],
-            sort_keys=True,
-            separators=(",", ":"),
-            default=str,
-        )
-    except (TypeError, ValueError, RecursionError):
-        return None
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+def _well_formed_signature(header: str | None) -> bool:
+    if header is None:
+        return False
+    text = header.strip()
+    return text[:7].lower() == "sha256=" and len(text) == 71
 
 
 class RedactedAccessLogger(AbstractAccessLogger):
@@ -87,21 +171,59 @@ class RedactedAccessLogger(AbstractAccessLogger):
         self.logger.info('%s "%s %s" %s %.3fs', request.remote, request.method, request.path, response.status, time)
 
 
-class WebhookReceiver:
-    """Receive, verify, decode and dispatch WhatsApp Groups webhooks.
+class _Budget:
+    """Bytes of unverified bodies in flight, shared by every request of one receiver."""
 
-    Mount :attr:`app` in an aiohttp application (``app.add_subapp("/webhooks", receiver.app)`` answers on
-    ``/webhooks/``), serve it on its own, add its routes to an application with :meth:`add_routes`, or route
-    requests to :meth:`handle_get` and :meth:`handle_post` yourself.
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, count: int) -> bool:
+        if self.used + count > self.limit:
+            return False
+        self.used += count
+        return True
+
+    def give(self, count: int) -> None:
+        self.used -= count
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+
+
+def _refuse(status: int, text: str) -> web.Response:
+    response = web.Response(status=status, text=text)
+    response.force_close()  # no lingering read of the rest of the body
+    return response
+
+
+class WebhookReceiver:
+    """Receive, verify and store WhatsApp Groups webhooks, and run a handler on each new event.
+
+    Serve it with :meth:`listen` (which also bounds connections and header time), mount :attr:`app` in an
+    aiohttp application (``app.add_subapp("/webhooks", receiver.app)`` answers on ``/webhooks/``), add its
+    routes to an application with :meth:`add_routes`, or route requests to :meth:`handle_get` and
+    :meth:`handle_post` yourself.
 
     Args:
         app_secret: The Meta app secret that signs deliveries.
         verify_token: The token configured in the app dashboard for the verification handshake.
-        handler: Called once per new event, in a background task; a coroutine function or a plain function.
-            Its exceptions are logged and never change the answer to Meta.
-        max_body_bytes: Largest body accepted; bigger deliveries get 413.
+        handler: Called at least once per new event, from the inbox, at most ``max_concurrency`` at a time; a
+            coroutine function or a plain function. An event is done when it returns; when it raises, the
+            event is retried per ``retry`` and then becomes a dead letter. ``None``: the receiver runs no
+            handler (events stored in a given inbox wait for an :class:`InboxWorker` elsewhere).
+        inbox: Where events wait for their handler: an :class:`Inbox`, the path of a SQLite file, or a
+            ``redis://`` URL. Default: a :class:`MemoryInbox`, which **loses events on restart**.
+        limits: Body, connection and time limits (:class:`ReceiverLimits`).
+        retry: When a failed handler is tried again, and when its event becomes a dead letter.
+        max_body_bytes: Shorthand for ``limits.max_body_bytes``.
         max_concurrency: Most handler calls running at once.
-        dedupe_size: How many recent events are remembered to drop redeliveries (0 turns this off).
+        dedupe_size: How many recent events the default :class:`MemoryInbox` remembers to drop redeliveries
+            (0 turns this off); durable inboxes remember for days.
 
     Raises:
         ClientValidationError: A secret is empty or a limit is out of range.
@@ -114,7 +236,10 @@ class WebhookReceiver:
         verify_token: str,
         handler: EventHandler | None = None,
         *,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        inbox: Inbox | str | os.PathLike[str] | None = None,
+        limits: ReceiverLimits | None = None,
+        retry: HandlerRetry | None = None,
+        max_body_bytes: int | None = None,
         max_concurrency: int = 16,
         dedupe_size: int = 10_000,
     ) -> None:
@@ -122,9 +247,16 @@ class WebhookReceiver:
             raise ClientValidationError("app_secret must be a non-empty string", argument="app_secret")
         if not isinstance(verify_token, str) or not verify_token:
             raise ClientValidationError("verify_token must be a non-empty string", argument="verify_token")
-        if max_body_bytes < 1:
-            raise ClientValidationError(
-                f"max_body_bytes must be at least 1, got {max_body_bytes}", argument="max_body_bytes"
+        limits = limits or ReceiverLimits()
+        if max_body_bytes is not None:
+            if max_body_bytes < 1:
+                raise ClientValidationError(
+                    f"max_body_bytes must be at least 1, got {max_body_bytes}", argument="max_body_bytes"
+                )
+            limits = attrs.evolve(
+                limits,
+                max_body_bytes=max_body_bytes,
+                max_unverified_bytes=max(limits.max_unverified_bytes, max_body_bytes),
             )
         if max_concurrency < 1:
             raise ClientValidationError(
@@ -132,56 +264,76 @@ class WebhookReceiver:
             )
         if dedupe_size < 0:
             raise ClientValidationError(f"dedupe_size must not be negative, got {dedupe_size}", argument="dedupe_size")
+        _install_redaction()
         self.__app_secret = app_secret
         self.__verify_token = verify_token.encode("utf-8")
         self._handler = handler
-        self._max_body_bytes = max_body_bytes
+        self.limits = limits
         self._max_concurrency = max_concurrency
-        self._dedupe_size = dedupe_size
-        self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._given_inbox = inbox is not None
+        self.inbox: Inbox = open_inbox(inbox) if inbox is not None else MemoryInbox(dedupe_size=dedupe_size)
+        self._worker = (
+            InboxWorker(self.inbox, handler, concurrency=max_concurrency, retry=retry) if handler is not None else None
+        )
+        self._budget = _Budget(limits.max_unverified_bytes)
         self._listeners: list[EventListener] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-        # Created on first use, inside the running loop.
-        self._semaphore: asyncio.Semaphore | None = None
         self._app: web.Application | None = None
+        self._started = False
         self._closed = False
+        self._inflight = 0
+        self._idle: asyncio.Event | None = None
 
     def __repr__(self) -> str:
         handler = _callable_name(self._handler) if self._handler is not None else None
         return (
-            f"WebhookReceiver(handler={handler}, max_body_bytes={self._max_body_bytes}, "
-            f"max_concurrency={self._max_concurrency}, dedupe_size={self._dedupe_size}, "
-            f"pending={len(self._tasks)}, closed={self._closed})"
+            f"WebhookReceiver(handler={handler}, inbox={self.inbox!r}, max_body_bytes={self.limits.max_body_bytes}, "
+            f"max_concurrency={self._max_concurrency}, running={self.pending}, closed={self._closed})"
         )
 
     # ------------------------------------------------------------------------------------------- wiring
 
     @property
     def app(self) -> web.Application:
-        """The aiohttp application: GET and POST on ``/``; closing it closes the receiver."""
+        """The aiohttp application: GET and POST on ``/``; its startup starts the receiver, its cleanup closes it."""
         if self._app is None:
             app = web.Application()
             app.router.add_get("/", self.handle_get)
             app.router.add_post("/", self.handle_post)
+            app.on_startup.append(self._on_startup)
             app.on_cleanup.append(self._on_cleanup)
             app[RECEIVER_KEY] = self
             self._app = app
         return self._app
 
     def add_routes(self, app: web.Application, path: str) -> None:
-        """Answer GET and POST on exactly ``path`` of ``app``, and close the receiver when ``app`` cleans up.
+        """Answer GET and POST on exactly ``path`` of ``app``, starting and closing with ``app``.
 
         Use this rather than :attr:`app` when the callback URL must not end with a slash (a sub-application
         mounted at ``/webhooks`` answers on ``/webhooks/``).
         """
         app.router.add_get(path, self.handle_get)
         app.router.add_post(path, self.handle_post)
+        app.on_startup.append(self._on_startup)
         app.on_cleanup.append(self._on_cleanup)
+
+    def listen(self, host: str, port: int) -> ReceiverServer:
+        """Return a server for this receiver on ``host:port`` (0: a free port); use it with ``async with``.
+
+        The server applies every :class:`ReceiverLimits` bound (connections and header time included), logs
+        requests without their query string, and shuts down within ``shutdown_timeout`` seconds.
+        """
+        from ._serve import ReceiverServer  # the server module imports this one
+
+        return ReceiverServer(self, host, port)
 
     @property
     def pending(self) -> int:
-        """The number of handler calls scheduled or running."""
-        return len(self._tasks)
+        """The number of handler calls running now (waiting events stay in the inbox, see :meth:`backlog`)."""
+        return self._worker.running if self._worker is not None else 0
+
+    async def backlog(self) -> int:
+        """Return how many events the inbox holds that are not yet done or dead."""
+        return await self.inbox.backlog()
 
     @property
     def closed(self) -> bool:
@@ -189,9 +341,11 @@ class WebhookReceiver:
         return self._closed
 
     def add_listener(self, listener: EventListener) -> None:
-        """Call ``listener`` with each delivery's new events, synchronously, before handlers run.
+        """Call ``listener`` with each delivery's new events, synchronously, once they are stored.
 
-        Listeners must be quick and must not block; their exceptions are logged and ignored.
+        Listeners must be quick and must not block; their exceptions are logged and ignored. They run before
+        the answer to Meta, in the receiving process, and are not retried: use the handler for work that must
+        happen.
         """
         self._listeners.append(listener)
 
@@ -199,6 +353,20 @@ class WebhookReceiver:
         """Stop calling ``listener``; do nothing if it was not added."""
         with contextlib.suppress(ValueError):
             self._listeners.remove(listener)
+
+    async def start(self) -> None:
+        """Open the inbox and start the handler worker; called by the app's startup and by the first delivery.
+
+        Raises:
+            InboxUnavailableError: The inbox cannot be opened.
+
+        """
+        if self._started or self._closed:
+            return
+        await self.inbox.open()
+        self._started = True
+        if self._worker is not None:
+            self._worker.start()
 
     # --------------------------------------------------------------------------------------- handlers
 
@@ -218,127 +386,136 @@ class WebhookReceiver:
         return web.Response(status=403, text="verification failed")
 
     async def handle_post(self, request: web.Request) -> web.Response:
-        """Verify, decode and dispatch one delivery; answer before the handlers finish."""
+        """Verify, decode and store one delivery; answer 200 once its new events are stored."""
         if self._closed:
-            return web.Response(status=503, text="receiver closed")
-        body = await self._read_body(request)
-        if body is None:
-            logger.warning("rejected a webhook delivery larger than %d bytes", self._max_body_bytes)
-            return web.Response(status=413, text="request body too large")
+            return _refuse(503, "receiver closed")
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not _well_formed_signature(signature):
+            # Refused before a byte of the body is read: an unsigned sender costs nothing.
+            logger.warning("rejected a webhook delivery from %s: no well-formed signature", request.remote)
+            return _refuse(403, "invalid signature")
+        self._inflight += 1
         try:
-            verify_signature(body, request.headers.get(SIGNATURE_HEADER), self.__app_secret)
+            return await self._handle_signed(request, signature)
+        finally:
+            self._inflight -= 1
+            if self._inflight == 0 and self._idle is not None:
+                self._idle.set()
+
+    async def _handle_signed(self, request: web.Request, signature: str | None) -> web.Response:
+        try:
+            body = await self._read_body(request)
+        except _Refusal as refusal:
+            return _refuse(refusal.status, refusal.text)
+        try:
+            verify_signature(body, signature, self.__app_secret)
         except WebhookVerificationError as error:
             logger.warning("rejected a webhook delivery from %s: %s", request.remote, error)
-            return web.Response(status=403, text="invalid signature")
+            return _refuse(403, "invalid signature")
         try:
-            events = parse_webhook(body)
-        except WebhookPayloadError as error:
-            logger.error("could not decode a signed webhook delivery: %s", error)
+            document = json.loads(body.decode("utf-8-sig"))
+            pairs = split_delivery(document)
+        except (UnicodeDecodeError, ValueError, RecursionError, WebhookPayloadError) as error:
+            logger.error("could not decode a signed webhook delivery: %s", type(error).__name__)
             return web.Response(status=400, text="invalid payload")
-        except Exception:  # a parser bug must not make Meta redeliver for days: log it and acknowledge
+        except Exception:  # a parser bug must not make Meta redeliver for days: log it and refuse
             logger.exception("could not decode a signed webhook delivery")
             return web.Response(status=400, text="invalid payload")
+        del body
         try:
-            self.dispatch(events)
-        except Exception:  # listeners are the user's code: log, and still acknowledge the delivery
-            logger.exception("a webhook listener failed")
+            await self.start()
+            stored = await self.inbox.put([item for _, item in pairs])
+            if self._worker is None and not self._given_inbox and stored:
+                # Nobody handles these: the default inbox only deduplicates.
+                for entry in await self.inbox.claim(len(stored)):
+                    await self.inbox.ack(entry)
+        except InboxUnavailableError as error:
+            logger.error("could not store a webhook delivery, answering 503 so that Meta retries: %s", error)
+            return web.Response(status=503, text="inbox unavailable", headers={"Retry-After": "30"})
+        fresh_keys = {entry.item.key for entry in stored}
+        fresh = []
+        for event, item in pairs:
+            if item.key in fresh_keys:
+                fresh_keys.discard(item.key)  # a notification repeated within the delivery counts once
+                fresh.append(event)
+        self._notify(fresh)
         return web.Response(text="OK")
 
-    async def _read_body(self, request: web.Request) -> bytes | None:
-        """Return the raw body, or ``None`` as soon as it proves larger than the limit."""
-        limit = self._max_body_bytes
+    async def _read_body(self, request: web.Request) -> bytes:
+        """Return the raw body, within the byte limits and the body timeout, or raise :class:`_Refusal`."""
+        limits = self.limits
         declared = request.content_length
-        if declared is not None and declared > limit:
-            return None
-        body = bytearray()
-        async for chunk in request.content.iter_chunked(_CHUNK_BYTES):
-            body += chunk
-            if len(body) > limit:
-                return None
-        return bytes(body)
+        if declared is not None and declared > limits.max_body_bytes:
+            logger.warning("rejected a webhook delivery declaring %d bytes (limit %d)", declared, limits.max_body_bytes)
+            raise _Refusal(413, "request body too large")
+        reserved = 0
+        if declared is not None:
+            if not self._budget.take(declared):
+                raise _Refusal(503, "busy")
+            reserved = declared
+        chunks: list[bytes] = []
 
-    # -------------------------------------------------------------------------------------- dispatching
+        async def read() -> None:
+            nonlocal reserved
+            size = 0
+            async for chunk in request.content.iter_chunked(_CHUNK_BYTES):
+                size += len(chunk)
+                if size > limits.max_body_bytes:
+                    logger.warning("rejected a webhook delivery larger than %d bytes", limits.max_body_bytes)
+                    raise _Refusal(413, "request body too large")
+                if size > reserved:
+                    if not self._budget.take(size - reserved):
+                        raise _Refusal(503, "busy")
+                    reserved = size
+                chunks.append(chunk)
 
-    def dispatch(self, events: Iterable[WebhookEvent]) -> list[WebhookEvent]:
-        """Pass verified events on: drop ones already seen, call listeners, then schedule handlers.
+        try:
+            await asyncio.wait_for(read(), limits.body_timeout)
+        except asyncio.TimeoutError:
+            logger.warning("a webhook delivery from %s did not arrive within %gs", request.remote, limits.body_timeout)
+            raise _Refusal(408, "request body too slow") from None
+        finally:
+            self._budget.give(reserved)
+        return b"".join(chunks)
 
-        Must be called inside a running event loop when a handler is set.
-
-        Returns:
-            The events that were new.
-
-        """
-        fresh = [event for event in events if self._remember(event)]
+    def _notify(self, fresh: list[WebhookEvent]) -> None:
         if not fresh:
-            return fresh
+            return
         for listener in list(self._listeners):
             try:
                 listener(fresh)
             except Exception:
                 logger.exception("webhook listener %s failed", _callable_name(listener))
-        if self._handler is not None:
-            for event in fresh:
-                self._spawn(self._handler, event)
-        return fresh
-
-    def _remember(self, event: WebhookEvent) -> bool:
-        """Record ``event``; return False when it was seen recently."""
-        if self._dedupe_size == 0:
-            return True
-        key = _dedupe_key(event)
-        if key is None:
-            return True
-        if key in self._seen:
-            self._seen.move_to_end(key)
-            return False
-        self._seen[key] = None
-        while len(self._seen) > self._dedupe_size:
-            self._seen.popitem(last=False)
-        return True
-
-    def _spawn(self, handler: EventHandler, event: WebhookEvent) -> None:
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self._max_concurrency)
-        task = asyncio.get_running_loop().create_task(self._run_handler(handler, event, self._semaphore))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run_handler(self, handler: EventHandler, event: WebhookEvent, semaphore: asyncio.Semaphore) -> None:
-        async with semaphore:
-            try:
-                result = handler(event)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                logger.exception(
-                    "webhook handler %s failed on %s (group %s)",
-                    _callable_name(handler),
-                    type(event).__name__,
-                    event.group_id,
-                )
 
     # ------------------------------------------------------------------------------------------ closing
 
     async def drain(self) -> None:
-        """Wait until every scheduled handler call has finished."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
+        """Wait until no handler runs and no stored event is due now (later retries are not waited for)."""
+        if self._worker is not None:
+            await self.start()
+            await self._worker.drain()
 
-    async def close(self, *, grace: float | None = 5.0) -> None:
-        """Stop accepting deliveries, give running handlers ``grace`` seconds, then cancel the rest.
+    async def close(self, *, grace: float | None = None) -> None:
+        """Stop accepting deliveries, give running handlers ``grace`` seconds, cancel the rest, close the inbox.
 
-        Safe to call more than once. ``grace=None`` waits for every handler.
+        Deliveries being stored are given ``limits.shutdown_timeout`` seconds to finish. A cancelled handler's
+        event stays unacknowledged: a durable inbox hands it out again after a restart. Safe to call more than
+        once. ``grace=None`` uses ``limits.shutdown_timeout``.
         """
-        self._closed = True
-        tasks = set(self._tasks)
-        if not tasks:
+        if self._closed:
             return
-        _, pending = await asyncio.wait(tasks, timeout=grace)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-            logger.warning("cancelled %d webhook handler call(s) still running at close", len(pending))
+        self._closed = True
+        timeout = self.limits.shutdown_timeout
+        if self._inflight:
+            self._idle = asyncio.Event()
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout)
+        if self._worker is not None:
+            await self._worker.stop(grace=timeout if grace is None else grace)
+        await self.inbox.close()
+
+    async def _on_startup(self, app: web.Application) -> None:
+        await self.start()
 
     async def _on_cleanup(self, app: web.Application) -> None:
         await self.close()
@@ -353,7 +530,9 @@ def create_webhook_app(
     app_secret: str,
     verify_token: str,
     handler: EventHandler | None = None,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    inbox: Inbox | str | os.PathLike[str] | None = None,
+    limits: ReceiverLimits | None = None,
+    max_body_bytes: int | None = None,
     max_concurrency: int = 16,
     dedupe_size: int = 10_000,
 ) -> web.Application:
@@ -365,6 +544,8 @@ def create_webhook_app(
         app_secret,
         verify_token,
         handler,
+        inbox=inbox,
+        limits=limits,
         max_body_bytes=max_body_bytes,
         max_concurrency=max_concurrency,
         dedupe_size=dedupe_size,
