@@ -279,6 +279,7 @@ class WebhookReceiver:
         self._listeners: list[EventListener] = []
         self._app: web.Application | None = None
         self._started = False
+        self._opened = False
         self._closed = False
         self._inflight = 0
         self._idle: asyncio.Event | None = None
@@ -355,18 +356,20 @@ class WebhookReceiver:
             self._listeners.remove(listener)
 
     async def start(self) -> None:
-        """Open the inbox and start the handler worker; called by the app's startup and by the first delivery.
+        """Start the handler worker and open the inbox; the app's startup and every delivery call it.
 
         Raises:
-            InboxUnavailableError: The inbox cannot be opened.
+            InboxUnavailableError: The inbox cannot be opened (it is tried again on the next delivery).
 
         """
-        if self._started or self._closed:
+        if self._closed:
             return
-        await self.inbox.open()
+        if self._worker is not None and not self._started:
+            self._worker.start()  # it waits, logging once, while the inbox is unavailable
         self._started = True
-        if self._worker is not None:
-            self._worker.start()
+        if not self._opened:
+            await self.inbox.open()
+            self._opened = True
 
     # --------------------------------------------------------------------------------------- handlers
 
@@ -515,7 +518,10 @@ class WebhookReceiver:
         await self.inbox.close()
 
     async def _on_startup(self, app: web.Application) -> None:
-        await self.start()
+        try:
+            await self.start()
+        except InboxUnavailableError as error:
+            logger.error("the webhook inbox is unavailable at startup; deliveries get 503 until it is back: %s", error)
 
     async def _on_cleanup(self, app: web.Application) -> None:
         await self.close()

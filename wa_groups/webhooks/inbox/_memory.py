@@ -89,7 +89,8 @@ class MemoryInbox(Inbox):
         fresh_items = list(items) if self._dedupe_size == 0 else list(fresh.values())
         if self._count() + len(fresh_items) > self._capacity:
             raise InboxFullError(
-                f"the memory inbox holds {self._count()} unfinished events (capacity {self._capacity})"
+                f"the memory inbox cannot take {len(fresh_items)} more events: "
+                f"it holds {self._count()} (capacity {self._capacity})"
             )
         entries = []
         for item in fresh_items:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 import uuid
@@ -69,6 +70,8 @@ for _, id in ipairs(ARGV) do
 end
 return count
 """
+
+_STREAM_ID: Final = re.compile(r"[0-9]+-[0-9]+")
 
 #: How long an event's key is remembered for deduplication: Meta retries a delivery for up to 7 days.
 DEFAULT_SEEN_TTL: Final = 8 * 24 * 3600
@@ -313,7 +316,10 @@ class RedisInbox(Inbox):
         await self._redis()
         try:
             if ids is not None:
-                return int(await self._scripts["replay"](keys=[self._dead, self._stream], args=list(ids)))
+                wanted = [i for i in ids if _STREAM_ID.fullmatch(i)]
+                if not wanted:
+                    return 0
+                return int(await self._scripts["replay"](keys=[self._dead, self._stream], args=wanted))
             total = 0
             while True:
                 batch = [letter.id for letter in await self.dead_letters(500)]
