@@ -4,7 +4,10 @@ import asyncio
 import io
 import json
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -14,11 +17,13 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from wa_groups.errors import ClientValidationError
 from wa_groups.webhooks import (
+    DEFAULT_MAX_BODY_BYTES,
     RECEIVER_KEY,
     SIGNATURE_HEADER,
     GroupCreated,
     GroupDeleted,
     OperationTracker,
+    ReceiverLimits,
     WebhookEvent,
     WebhookReceiver,
     create_webhook_app,
@@ -493,3 +498,289 @@ async def test_serve_prints_one_json_line_per_new_event(caplog: pytest.LogCaptur
     assert first["group_id"] == "group-1"
     assert first["timestamp"] == "2025-06-18T17:55:42+00:00"
     assert "raw" not in first
+
+
+# ------------------------------------------------------------------------------------------------ limits
+# Raw sockets on 127.0.0.1 play the misbehaving senders; every loop is bounded in count and in time.
+
+
+async def raw_connection(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
+
+
+def request_head(length: int, signature: str | None = "sha256=" + "0" * 64, path: str = "/") -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {length}", "Content-Type: application/json"]
+    if signature is not None:
+        lines.append(f"{SIGNATURE_HEADER}: {signature}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def status_of(reader: asyncio.StreamReader, timeout: float = 5.0) -> int | None:
+    """Return the status of the answer on ``reader``, or ``None`` when the connection closed without one."""
+    try:
+        line = await asyncio.wait_for(reader.readline(), timeout)
+    except (ConnectionError, asyncio.IncompleteReadError):
+        return None
+    return int(line.split()[1]) if line.startswith(b"HTTP/1.1 ") else None
+
+
+async def closed_within(reader: asyncio.StreamReader, timeout: float) -> bool:
+    try:
+        while await asyncio.wait_for(reader.read(65536), timeout):
+            pass
+    except asyncio.TimeoutError:
+        return False
+    except ConnectionError:
+        pass
+    return True
+
+
+def small_limits(**changes: Any) -> ReceiverLimits:
+    defaults: dict[str, Any] = {
+        "max_body_bytes": 64 * 1024,
+        "max_unverified_bytes": 128 * 1024,
+        "max_connections": 20,
+        "header_timeout": 0.5,
+        "body_timeout": 0.5,
+        "shutdown_timeout": 0.5,
+    }
+    return ReceiverLimits(**{**defaults, **changes})
+
+
+async def test_unsigned_body_is_refused_before_it_is_read() -> None:
+    receiver = WebhookReceiver(SECRET, TOKEN, limits=small_limits(body_timeout=30))
+    async with receiver.listen("127.0.0.1", 0) as server:
+        reader, writer = await raw_connection(server.port)
+        writer.write(request_head(60 * 1024, signature=None))  # no body follows
+        await writer.drain()
+        assert await status_of(reader, timeout=2) == 403
+        writer.close()
+
+
+async def test_slow_body_gets_408() -> None:
+    receiver = WebhookReceiver(SECRET, TOKEN, limits=small_limits(body_timeout=0.3))
+    async with receiver.listen("127.0.0.1", 0) as server:
+        reader, writer = await raw_connection(server.port)
+        writer.write(request_head(1000) + b"{")
+        await writer.drain()
+        assert await status_of(reader, timeout=3) == 408
+        writer.close()
+
+
+async def test_unverified_bytes_in_flight_are_bounded() -> None:
+    limits = small_limits(max_body_bytes=64 * 1024, max_unverified_bytes=128 * 1024, body_timeout=5)
+    receiver = WebhookReceiver(SECRET, TOKEN, Recorder(), limits=limits)
+    async with receiver.listen("127.0.0.1", 0) as server:
+        stalled = []
+        for _ in range(2):  # two 64 KiB bodies take the whole budget, then stall
+            reader, writer = await raw_connection(server.port)
+            writer.write(request_head(64 * 1024) + b"x" * 1024)
+            await writer.drain()
+            stalled.append((reader, writer))
+        await asyncio.sleep(0.1)
+        reader, writer = await raw_connection(server.port)
+        writer.write(request_head(1024))
+        await writer.drain()
+        assert await status_of(reader, timeout=2) == 503  # a third is refused at once, not queued
+        writer.close()
+        for _, stalled_writer in stalled:
+            stalled_writer.close()
+        await asyncio.sleep(0.1)
+        # Once the stalled bodies are gone, the budget is free again.
+        body = delivery(created())
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{server.port}/"
+            async with session.post(url, data=body, headers=signed(body)) as response:
+                assert response.status == 200
+
+
+async def test_connection_limit_closes_extra_connections_with_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    receiver = WebhookReceiver(SECRET, TOKEN, limits=small_limits(max_connections=10, header_timeout=0.6))
+    with caplog.at_level(logging.DEBUG):
+        async with receiver.listen("127.0.0.1", 0) as server:
+            connections = []
+            for _ in range(25):  # slow senders: a request line and never the rest of the headers
+                reader, writer = await raw_connection(server.port)
+                writer.write(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                connections.append((reader, writer))
+            await asyncio.sleep(0.2)
+            assert server.connections <= 10
+            assert server.refused >= 15
+            # The extra ones were closed at once; the slow ones within the header timeout.
+            results = await asyncio.gather(*(closed_within(r, 3.0) for r, _ in connections))
+            assert all(results)
+            for _, writer in connections:
+                writer.close()
+            await asyncio.sleep(0.1)
+            params = {"hub.mode": "subscribe", "hub.verify_token": TOKEN, "hub.challenge": "5"}
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://127.0.0.1:{server.port}/", params=params) as response,
+            ):
+                    assert await response.text() == "5"
+    limit_lines = [r for r in caplog.records if "connections open, the limit" in r.getMessage()]
+    assert len(limit_lines) == 1
+    assert not any(r.exc_info for r in caplog.records)
+
+
+async def test_shutdown_is_quick_with_stalled_senders_and_stuck_handlers() -> None:
+    started = asyncio.Event()
+
+    async def stuck(event: WebhookEvent) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    limits = small_limits(shutdown_timeout=0.5, body_timeout=60, header_timeout=60)
+    receiver = WebhookReceiver(SECRET, TOKEN, stuck, limits=limits)
+    server = receiver.listen("127.0.0.1", 0)
+    await server.start()
+    body = delivery(created())
+    async with aiohttp.ClientSession() as session:
+        url = f"http://127.0.0.1:{server.port}/"
+        async with session.post(url, data=body, headers=signed(body)) as response:
+            assert response.status == 200
+    await asyncio.wait_for(started.wait(), 5)
+    _reader, writer = await raw_connection(server.port)
+    writer.write(request_head(1000) + b"{")  # a body that never ends
+    _idle_reader, idle_writer = await raw_connection(server.port)  # a connection that never sends anything
+    began = asyncio.get_running_loop().time()
+    await server.stop()
+    assert asyncio.get_running_loop().time() - began < 3.0
+    assert receiver.closed and receiver.pending == 0
+    writer.close()
+    idle_writer.close()
+
+
+async def test_verify_token_stays_out_of_aiohttp_logs(caplog: pytest.LogCaptureFixture) -> None:
+    receiver = WebhookReceiver(SECRET, TOKEN)
+    with caplog.at_level(logging.DEBUG):
+        async with receiver.listen("127.0.0.1", 0) as server:
+            for request in (
+                f"GET /?hub.mode=subscribe&hub.verify_token={TOKEN}&hub.challenge=1 HTTP/1.1\r\nHost: x\r\n"
+                "Content-Length: nope\r\n\r\n",
+                f"GET /?hub.verify_token={TOKEN} HTTP/9.9\r\n\r\n",
+                f"GET /?hub.verify_token={TOKEN}&\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+            ):
+                reader, writer = await raw_connection(server.port)
+                writer.write(request.encode())
+                await writer.drain()
+                await status_of(reader, timeout=2)
+                writer.close()
+            params = {"hub.mode": "subscribe", "hub.verify_token": TOKEN, "hub.challenge": "1"}
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://127.0.0.1:{server.port}/", params=params) as response,
+            ):
+                    assert response.status == 200
+    assert TOKEN not in caplog.text
+    for record in caplog.records:
+        assert TOKEN not in record.getMessage()
+        assert TOKEN not in (record.exc_text or "")
+
+
+def test_bad_limits_are_rejected() -> None:
+    for changes in (
+        {"max_body_bytes": 0},
+        {"max_connections": 0},
+        {"header_timeout": 0},
+        {"body_timeout": -1},
+        {"shutdown_timeout": -1},
+        {"max_body_bytes": 10, "max_unverified_bytes": 5},
+    ):
+        with pytest.raises(ClientValidationError):
+            ReceiverLimits(**changes)
+
+
+CHILD_RECEIVER = """
+import asyncio, logging, resource, signal, sys
+soft = int(sys.argv[1])
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+from wa_groups.webhooks import WebhookReceiver
+
+async def main():
+    receiver = WebhookReceiver(sys.argv[2], sys.argv[3], lambda event: None)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with receiver.listen("127.0.0.1", 0) as server:
+        print(server.port, server.max_connections, flush=True)
+        await stop.wait()
+
+asyncio.run(main())
+"""
+
+
+def peak_rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM in /proc")
+
+
+async def stalled_sender(port: int, size: int) -> None:
+    """Declare ``size`` bytes with a made-up signature, send all but one byte, then stall."""
+    try:
+        _reader, writer = await raw_connection(port)
+        writer.write(request_head(size))
+        sent, piece = 0, b"x" * (256 * 1024)
+        while sent < size - 1:
+            chunk = piece[: size - 1 - sent]
+            writer.write(chunk)
+            await asyncio.wait_for(writer.drain(), 5)
+            sent += len(chunk)
+        await asyncio.sleep(1.0)
+        writer.close()
+    except (ConnectionError, asyncio.TimeoutError):
+        pass
+
+
+async def slow_sender(port: int) -> None:
+    try:
+        _reader, writer = await raw_connection(port)
+        writer.write(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        await writer.drain()
+        await asyncio.sleep(1.5)
+        writer.close()
+    except (ConnectionError, asyncio.TimeoutError):
+        pass
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the child's peak memory from /proc")
+async def test_receiver_stays_small_and_quiet_under_unsigned_traffic(tmp_path: Path) -> None:
+    """Stalled 4 MiB bodies and more slow connections than open files: bounded memory, no traceback."""
+    stderr_path = tmp_path / "stderr.txt"
+    with stderr_path.open("wb") as stderr:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", CHILD_RECEIVER, "500", SECRET, TOKEN, stdout=asyncio.subprocess.PIPE, stderr=stderr
+        )
+    try:
+        assert child.stdout is not None
+        line = await asyncio.wait_for(child.stdout.readline(), 20)
+        port, max_connections = map(int, line.split())
+        assert max_connections == 500 - 64 - 200  # lowered under the open-file limit
+        baseline = peak_rss_kib(child.pid)
+        await asyncio.wait_for(
+            asyncio.gather(
+                *(stalled_sender(port, DEFAULT_MAX_BODY_BYTES) for _ in range(48)),
+                *(slow_sender(port) for _ in range(550)),
+            ),
+            30,
+        )
+        peak = peak_rss_kib(child.pid)
+        body = delivery(created())
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{port}/"
+            async with session.post(url, data=body, headers=signed(body)) as response:
+                assert response.status == 200
+    finally:
+        if child.returncode is None:
+            child.terminate()
+        await asyncio.wait_for(child.wait(), 10)
+    errors = stderr_path.read_text()
+    print(f"child peak RSS: {baseline / 1024:.1f} MiB idle, {peak / 1024:.1f} MiB under attack")
+    assert peak < 100 * 1024, f"peak RSS {peak / 1024:.1f} MiB"
+    assert "Traceback" not in errors, errors[-3000:]
+    assert "out of system resource" not in errors
+    assert 1 <= errors.count("connections open, the limit") <= 5

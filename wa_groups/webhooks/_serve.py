@@ -29,17 +29,23 @@ logger = logging.getLogger("wa_groups.webhooks")
 
 #: File descriptors kept free under the open-file limit for the inbox, logs and outgoing connections.
 _SPARE_DESCRIPTORS: Final = 64
+#: The listen backlog. asyncio accepts up to this many connections at a time before their transports exist,
+#: so two backlogs' worth of descriptors are kept free too: a refused connection holds one until it is closed.
+_BACKLOG: Final = 100
 
 
 def connection_limit(limits: ReceiverLimits) -> int:
-    """Return ``limits.max_connections`` lowered to leave spare descriptors under the open-file limit."""
+    """Return ``limits.max_connections`` lowered to leave spare descriptors under the open-file limit.
+
+    The descriptors left free are for the inbox, logs, and connections accepted while refusing others.
+    """
     try:
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (OSError, ValueError):  # pragma: no cover - every POSIX system has it
         return limits.max_connections
     if soft == resource.RLIM_INFINITY:
         return limits.max_connections
-    return max(1, min(limits.max_connections, soft - _SPARE_DESCRIPTORS))
+    return max(1, min(limits.max_connections, soft - _SPARE_DESCRIPTORS - 2 * _BACKLOG))
 
 
 class _Refused(asyncio.Protocol):
@@ -117,7 +123,7 @@ class ReceiverServer:
         try:
             loop = asyncio.get_running_loop()
             self._server = await loop.create_server(
-                self._protocol, self.host, self.port, reuse_address=True, backlog=min(1024, self.max_connections)
+                self._protocol, self.host, self.port, reuse_address=True, backlog=_BACKLOG
             )
         except BaseException:
             await self.stop()

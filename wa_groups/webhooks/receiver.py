@@ -477,6 +477,9 @@ class WebhookReceiver:
         except asyncio.TimeoutError:
             logger.warning("a webhook delivery from %s did not arrive within %gs", request.remote, limits.body_timeout)
             raise _Refusal(408, "request body too slow") from None
+        except ConnectionError:  # the sender went away mid-body: nobody to answer, nothing to log loudly
+            logger.debug("a webhook sender disconnected before its body was complete")
+            raise _Refusal(400, "connection lost") from None
         finally:
             self._budget.give(reserved)
         return b"".join(chunks)
