@@ -617,7 +617,7 @@ async def test_connection_limit_closes_extra_connections_with_one_log_line(caplo
                 aiohttp.ClientSession() as session,
                 session.get(f"http://127.0.0.1:{server.port}/", params=params) as response,
             ):
-                    assert await response.text() == "5"
+                assert await response.text() == "5"
     limit_lines = [r for r in caplog.records if "connections open, the limit" in r.getMessage()]
     assert len(limit_lines) == 1
     assert not any(r.exc_info for r in caplog.records)
@@ -671,7 +671,7 @@ async def test_verify_token_stays_out_of_aiohttp_logs(caplog: pytest.LogCaptureF
                 aiohttp.ClientSession() as session,
                 session.get(f"http://127.0.0.1:{server.port}/", params=params) as response,
             ):
-                    assert response.status == 200
+                assert response.status == 200
     assert TOKEN not in caplog.text
     for record in caplog.records:
         assert TOKEN not in record.getMessage()
