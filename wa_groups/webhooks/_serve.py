@@ -61,7 +61,7 @@ class _Refused(asyncio.Protocol):
 class ReceiverServer:
     """A receiver listening on ``host:port`` with every :class:`ReceiverLimits` bound applied.
 
-    Use it with ``async with receiver.listen(host, port) as server:``; :attr:`port` is the bound port.
+    Use it with ``async with receiver.listen(host, port) as server:``; its ``port`` is then the bound port.
     Leaving the block stops listening, gives requests and handlers ``shutdown_timeout`` seconds each, and
     closes the receiver (and its inbox).
     """
@@ -109,7 +109,7 @@ class ReceiverServer:
         return runner.server()
 
     async def start(self) -> None:
-        """Start the receiver and listen; :attr:`port` is then the bound port."""
+        """Start the receiver and listen; ``port`` is then the bound port."""
         limits = self.receiver.limits
         runner = web.AppRunner(
             self.receiver.app,

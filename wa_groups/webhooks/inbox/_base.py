@@ -194,7 +194,7 @@ def decode_entry(item: InboxItem) -> WebhookEvent:
     return events[item.index]
 
 
-class Inbox(abc.ABC):
+class Inbox(metaclass=abc.ABCMeta):
     """Where verified events wait for their handler: stored before Meta gets a 200, dropped after success.
 
     Every method may raise :class:`InboxUnavailableError` when the store cannot be reached. An inbox is opened
