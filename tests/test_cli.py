@@ -654,3 +654,32 @@ def test_table_keeps_ids_whole_and_aligns_numbers() -> None:
     assert "s" * 80 not in lines[1]
     assert lines[1].endswith("    5")
     assert lines[2].endswith("1,234")
+
+
+# ------------------------------------------------------------------------------------------ command table
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    script = (
+        "import contextlib, io, sys\n"
+        "from wa_groups.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['groups', 'list', '--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('wa_groups.cli.', 'wa_groups.testing'))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=DEADLINE, check=True
+    ).stdout
+    loaded = json.loads(out.replace("'", '"'))
+    assert "wa_groups.cli.graph_groups" in loaded
+    assert not [m for m in loaded if m.startswith("wa_groups.testing") or m.endswith((".demo", ".webhooks"))]
+
+
+def test_threaded_fake_runs_a_wuts_fake_too() -> None:
+    from wa_groups.testing import FakeWutsAPI
+
+    with ThreadedFake(FakeWutsAPI) as server:
+        assert server.base_url.startswith("http://127.0.0.1:")
+        assert server.call(lambda: server.fake.running)
+    with pytest.raises(RuntimeError):
+        _ = server.fake
