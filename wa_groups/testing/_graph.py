@@ -21,17 +21,10 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 from aiohttp import web
 
-from wa_groups.testing._server import (
-    Abort,
-    Call,
-    FakeServer,
-    Fault,
-    IndexedDict,
-    RateLimit,
-    Route,
-    format_seconds,
-    json_response,
-)
+from wa_groups.testing._faults import Fault, RateLimit, format_seconds
+from wa_groups.testing._routing import Abort, Call, Route, json_response
+from wa_groups.testing._server import FakeServer
+from wa_groups.testing._store import IndexedDict
 
 if TYPE_CHECKING:
     from wa_groups.client import GroupsClient

@@ -22,16 +22,9 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 from aiohttp import web
 
-from wa_groups.testing._server import (
-    Abort,
-    Call,
-    FakeServer,
-    Fault,
-    RateLimit,
-    Route,
-    format_seconds,
-    json_response,
-)
+from wa_groups.testing._faults import Fault, RateLimit, format_seconds
+from wa_groups.testing._routing import Abort, Call, Route, json_response
+from wa_groups.testing._server import FakeServer
 from wa_groups.wuts._protocol import EPHEMERAL_DURATIONS, LINK_GROUP_FIELD, participant_jid
 
 if TYPE_CHECKING:
