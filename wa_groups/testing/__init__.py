@@ -9,6 +9,7 @@ from wa_groups.testing._faults import Fault, RecordedRequest, ServerStats
 from wa_groups.testing._graph import FakeGraphAPI, FakeGroup, FakeJoinRequest
 from wa_groups.testing._store import IndexedDict
 from wa_groups.testing._wuts import FakeWutsAPI, WutsFault
+from wa_groups.testing.threaded import ThreadedFake
 
 __all__ = [
     "FakeGraphAPI",
@@ -19,5 +20,6 @@ __all__ = [
     "IndexedDict",
     "RecordedRequest",
     "ServerStats",
+    "ThreadedFake",
     "WutsFault",
 ]
