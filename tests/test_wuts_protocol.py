@@ -21,6 +21,7 @@ from wa_groups import (
     ResponseError,
     ServerError,
 )
+from wa_groups._core.files import read_upload
 from wa_groups.errors import DeviceNotReadyError
 from wa_groups.wuts import (
     FieldError,
@@ -166,7 +167,7 @@ def test_picture_must_be_jpeg() -> None:
     with pytest.raises(ClientValidationError, match="JPEG"):
         proto.encode_picture(b"\x89PNG\r\n")
     with pytest.raises(ClientValidationError, match="cannot be read"):
-        proto.encode_picture("/nonexistent/picture.jpg")
+        read_upload("/nonexistent/picture.jpg", argument="picture", max_bytes=1024)  # the client reads paths
 
 
 def test_create_body_sends_only_the_options_given() -> None:

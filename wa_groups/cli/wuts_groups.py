@@ -82,7 +82,7 @@ def _print_group(ctx: Context, group: Group) -> None:
 async def list_groups(ctx: Context) -> int:
     """Run ``groups list``: the device's groups."""
     async with wuts_client(ctx) as client:
-        groups = await client.list_groups()
+        groups = [group async for group in client.iter_groups()]
     groups = groups[: ctx.args.limit] if ctx.args.limit else groups
     if ctx.json:
         ctx.out_json(jsonable(groups))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import os
 import re
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
@@ -141,7 +140,7 @@ _INVITE_CODE = re.compile(r"^[0-9A-Za-z]{10,64}$")
 _INVITE_PREFIX: Final = "https://chat.whatsapp.com/"
 
 
-def check_group_jid(value: object, argument: str = "group_jid") -> str:
+def check_group_jid(value: object, argument: str = "group_id") -> str:
     """Return a group or community JID as ``<digits>@g.us``; the bare digits are accepted too."""
     found = _GROUP_JID.match(value.strip()) if isinstance(value, str) else None
     if found is None:
@@ -283,19 +282,8 @@ def check_code(value: object, argument: str = "code") -> str:
     return value.strip()
 
 
-def encode_picture(picture: bytes | str | os.PathLike[str]) -> str:
-    """Return a JPEG picture (bytes or a path) as base64 text; WUTS documents no size or dimension limit."""
-    if isinstance(picture, (bytes, bytearray, memoryview)):
-        data = bytes(picture)
-    elif isinstance(picture, (str, os.PathLike)):
-        try:
-            with open(picture, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            raise ClientValidationError(f"picture cannot be read: {exc.strerror}", argument="picture") from None
-    else:
-        kind = type(picture).__name__
-        raise ClientValidationError(f"picture must be a path or bytes, got {kind}", argument="picture")
+def encode_picture(data: bytes) -> str:
+    """Return a JPEG picture's bytes as base64 text; WUTS documents no size or dimension limit."""
     if not data.startswith(b"\xff\xd8\xff"):
         raise ClientValidationError("picture must be a JPEG image", argument="picture")
     return base64.b64encode(data).decode("ascii")
