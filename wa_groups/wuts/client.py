@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from .._core.files import read_upload
 from .._core.shell import ConnectionOptions, TransportClient
 from .._core.transport import check_base_url
-from ..bulk.engine import run_items
+from ..bulk.engine import JobOptions, run_items
 from ..errors import ClientValidationError, WAGroupsError
+from . import _decode as decode
 from . import _protocol as proto
 from .models import (
     Community,
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack
 
-    from ..bulk import BulkProgressCallback, BulkResult
+    from ..bulk import BulkResult
 
 __all__ = ["WutsClient"]
 
@@ -69,7 +70,7 @@ class WutsClient(TransportClient):
             api_root=self._base_url,
             token=access_token,
             token_argument="access_token",
-            decode=proto.decode_response,
+            decode=decode.decode_response,
             **connection,
         )
 
@@ -100,7 +101,7 @@ class WutsClient(TransportClient):
         WUTS sends the whole list in one answer (its items carry no members); the name and the ``async for``
         match :meth:`wa_groups.GroupsClient.iter_groups`.
         """
-        for group in proto.decode_groups(await self._send(proto.build("list_groups"))):
+        for group in decode.decode_groups(await self._send(proto.build("list_groups"))):
             yield group
 
     async def create_group(
@@ -138,12 +139,12 @@ class WutsClient(TransportClient):
             "parent_jid": None if parent_jid is None else proto.check_group_jid(parent_jid, "parent_jid"),
         }
         body = proto.create_body(proto.check_name(name), proto.check_participants(users), options)
-        return proto.decode_group(await self._send(proto.build("create_group", json=body)), "create_group")
+        return decode.decode_group(await self._send(proto.build("create_group", json=body)), "create_group")
 
     async def get_group(self, group_id: str) -> Group:
         """Return a group's info with its participants."""
         request = proto.build("get_group", jid=proto.check_group_jid(group_id))
-        return proto.decode_group(await self._send(request), "get_group")
+        return decode.decode_group(await self._send(request), "get_group")
 
     async def update_group(
         self,
@@ -178,7 +179,7 @@ class WutsClient(TransportClient):
                 f"update_group needs at least one of {', '.join(proto.UPDATE_FIELDS)}", argument="name"
             )
         request = proto.build("update_group", json=body, jid=proto.check_group_jid(group_id))
-        return proto.decode_group(await self._send(request), "update_group")
+        return decode.decode_group(await self._send(request), "update_group")
 
     async def leave_group(self, group_id: str) -> None:
         """Make the device leave a group."""
@@ -211,19 +212,19 @@ class WutsClient(TransportClient):
         operation = proto.PARTICIPANT_OPERATIONS[action]
         body = proto.participants_body(proto.check_participants(users), action)
         request = proto.build(operation, json=body, jid=proto.check_group_jid(group_id))
-        return proto.decode_participants(await self._send(request), action, operation)
+        return decode.decode_participants(await self._send(request), action, operation)
 
     # -------------------------------------------------------------------------------------- invite links
 
     async def get_invite_link(self, group_id: str) -> InviteLink:
         """Return the group's current invite link (``str(link)`` is the URL); the link is not regenerated."""
         request = proto.build("get_invite_link", jid=proto.check_group_jid(group_id))
-        return proto.decode_invite(await self._send(request), "get_invite_link")
+        return decode.decode_invite(await self._send(request), "get_invite_link")
 
     async def reset_invite_link(self, group_id: str) -> InviteLink:
         """Revoke the group's invite link and return the new one; earlier links stop working."""
         request = proto.build("reset_invite_link", jid=proto.check_group_jid(group_id))
-        return proto.decode_invite(await self._send(request), "reset_invite_link")
+        return decode.decode_invite(await self._send(request), "reset_invite_link")
 
     async def join_group(
         self,
@@ -256,7 +257,7 @@ class WutsClient(TransportClient):
                 "group_jid": proto.check_group_jid(group_id),
                 "inviter_jid": proto.normalise_participant(inviter_jid, "inviter_jid"),
             }
-        return proto.decode_join(await self._send(proto.build("join_group", json=body)))
+        return decode.decode_join(await self._send(proto.build("join_group", json=body)))
 
     # ------------------------------------------------------------------------------------------ settings
 
@@ -271,14 +272,14 @@ class WutsClient(TransportClient):
         """
         seconds = proto.check_ephemeral(duration)
         request = proto.build("set_ephemeral", json={"duration_seconds": seconds}, jid=proto.check_group_jid(group_id))
-        return proto.decode_ephemeral(await self._send(request), seconds)
+        return decode.decode_ephemeral(await self._send(request), seconds)
 
     async def set_group_picture(self, group_id: str, picture: bytes | str | os.PathLike[str]) -> str | None:
         """Set the group's photo from JPEG bytes or a path (sent base64-encoded); return WUTS's ``picture_id``."""
         gid = proto.check_group_jid(group_id)
         data, _ = read_upload(picture, argument="picture", max_bytes=PICTURE_MAX_BYTES)
         body = {"image_base64": proto.encode_picture(data)}
-        return proto.decode_picture(await self._send(proto.build("set_group_picture", json=body, jid=gid)))
+        return decode.decode_picture(await self._send(proto.build("set_group_picture", json=body, jid=gid)))
 
     # --------------------------------------------------------------------------------------- communities
 
@@ -291,7 +292,7 @@ class WutsClient(TransportClient):
             "name": proto.check_name(name),
             "participants": proto.check_participants(users, allow_empty=True),
         }
-        return proto.decode_community(await self._send(proto.build("create_community", json=body)))
+        return decode.decode_community(await self._send(proto.build("create_community", json=body)))
 
     async def add_community_participants(self, community_jid: str, users: Iterable[str]) -> ParticipantsResult:
         """Add members to a community at parent-group level."""
@@ -309,7 +310,7 @@ class WutsClient(TransportClient):
             proto.check_participants(users), action if proto.COMMUNITY_SENDS_ACTION else None
         )
         request = proto.build(operation, json=body, jid=proto.check_group_jid(community_jid, "community_jid"))
-        return proto.decode_participants(await self._send(request), action, operation)
+        return decode.decode_participants(await self._send(request), action, operation)
 
     async def link_group(self, community_jid: str, group_id: str) -> None:
         """Attach an existing group to a community.
@@ -332,84 +333,34 @@ class WutsClient(TransportClient):
     # ---------------------------------------------------------------------------------------------- bulk
 
     async def bulk_add_participants(
-        self,
-        group_id: str,
-        users: Iterable[str],
-        *,
-        concurrency: int = 8,
-        batch_size: int = proto.BULK_BATCH_SIZE,
-        on_progress: BulkProgressCallback | None = None,
-        resume: BulkResult | None = None,
-        result: BulkResult | None = None,
+        self, group_id: str, users: Iterable[str], **options: Unpack[JobOptions]
     ) -> BulkResult:
         """Add many participants in batches of at most 8; every participant ends in exactly one outcome list.
 
-        A participant WUTS does not report as added is a failure (see :meth:`add_participants`). Pass your own
-        ``result`` to keep the partial outcome if the task is cancelled; pass an earlier result as ``resume``
-        to run its retryable failures and unattempted participants again.
+        A participant WUTS does not report as added is a failure (see :meth:`add_participants`). The options
+        are those of every bulk job (:class:`~wa_groups.bulk.engine.JobOptions`): ``concurrency``,
+        ``batch_size``, ``on_progress``, ``resume`` (an earlier result: its retryable failures and
+        unattempted participants run again) and ``result`` (filled in place, so a cancelled task's partial
+        outcome stays reachable).
         """
-        return await self._bulk(
-            ParticipantAction.ADD, group_id, users, concurrency, batch_size, on_progress, resume, result
-        )
+        return await self._bulk(ParticipantAction.ADD, group_id, users, options)
 
     async def bulk_remove_participants(
-        self,
-        group_id: str,
-        users: Iterable[str],
-        *,
-        concurrency: int = 8,
-        batch_size: int = proto.BULK_BATCH_SIZE,
-        on_progress: BulkProgressCallback | None = None,
-        resume: BulkResult | None = None,
-        result: BulkResult | None = None,
+        self, group_id: str, users: Iterable[str], **options: Unpack[JobOptions]
     ) -> BulkResult:
         """Remove many participants in batches of at most 8 (options as in :meth:`bulk_add_participants`)."""
-        return await self._bulk(
-            ParticipantAction.REMOVE, group_id, users, concurrency, batch_size, on_progress, resume, result
-        )
+        return await self._bulk(ParticipantAction.REMOVE, group_id, users, options)
 
-    async def bulk_promote(
-        self,
-        group_id: str,
-        users: Iterable[str],
-        *,
-        concurrency: int = 8,
-        batch_size: int = proto.BULK_BATCH_SIZE,
-        on_progress: BulkProgressCallback | None = None,
-        resume: BulkResult | None = None,
-        result: BulkResult | None = None,
-    ) -> BulkResult:
+    async def bulk_promote(self, group_id: str, users: Iterable[str], **options: Unpack[JobOptions]) -> BulkResult:
         """Make many members admins in batches of at most 8; a member still not an admin afterwards failed."""
-        return await self._bulk(
-            ParticipantAction.PROMOTE, group_id, users, concurrency, batch_size, on_progress, resume, result
-        )
+        return await self._bulk(ParticipantAction.PROMOTE, group_id, users, options)
 
-    async def bulk_demote(
-        self,
-        group_id: str,
-        users: Iterable[str],
-        *,
-        concurrency: int = 8,
-        batch_size: int = proto.BULK_BATCH_SIZE,
-        on_progress: BulkProgressCallback | None = None,
-        resume: BulkResult | None = None,
-        result: BulkResult | None = None,
-    ) -> BulkResult:
+    async def bulk_demote(self, group_id: str, users: Iterable[str], **options: Unpack[JobOptions]) -> BulkResult:
         """Take admin rights from many members in batches of at most 8; one still an admin afterwards failed."""
-        return await self._bulk(
-            ParticipantAction.DEMOTE, group_id, users, concurrency, batch_size, on_progress, resume, result
-        )
+        return await self._bulk(ParticipantAction.DEMOTE, group_id, users, options)
 
     async def _bulk(
-        self,
-        action: ParticipantAction,
-        group_id: str,
-        users: Iterable[str],
-        concurrency: int,
-        batch_size: int,
-        on_progress: BulkProgressCallback | None,
-        resume: BulkResult | None,
-        result: BulkResult | None,
+        self, action: ParticipantAction, group_id: str, users: Iterable[str], options: JobOptions
     ) -> BulkResult:
         operation = proto.PARTICIPANT_OPERATIONS[action]
 
@@ -425,9 +376,9 @@ class WutsClient(TransportClient):
             group_id=proto.check_group_jid(group_id),
             items=users,
             normalise=proto.normalise_participant,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            on_progress=on_progress,
-            resume=resume,
-            result=result,
+            concurrency=options.get("concurrency", 8),
+            batch_size=options.get("batch_size", proto.BULK_BATCH_SIZE),
+            on_progress=options.get("on_progress"),
+            resume=options.get("resume"),
+            result=options.get("result"),
         )
