@@ -338,7 +338,7 @@ class WutsClient(TransportClient):
         """Add many participants in batches of at most 8; every participant ends in exactly one outcome list.
 
         A participant WUTS does not report as added is a failure (see :meth:`add_participants`). The options
-        are those of every bulk job (:class:`~wa_groups.bulk.engine.JobOptions`): ``concurrency``,
+        are those of every bulk job (:class:`~wa_groups.bulk.JobOptions`): ``concurrency``,
         ``batch_size``, ``on_progress``, ``resume`` (an earlier result: its retryable failures and
         unattempted participants run again) and ``result`` (filled in place, so a cancelled task's partial
         outcome stays reachable).
