@@ -10,8 +10,10 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -532,3 +534,72 @@ async def test_redis_inbox_through_the_receiver(redis_server: RedisServer) -> No
     receiver = WebhookReceiver(SECRET, TOKEN, lambda event: seen.append(str(event.group_id)), inbox=inbox)
     assert await post(receiver, body_of("r1", "r2")) == 200
     assert sorted(seen) == ["r1", "r2"]
+
+
+# ------------------------------------------------------------------------------------------------- the CLI
+
+
+def test_cli_lists_and_replays_dead_letters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wa_groups.cli import main
+
+    path = tmp_path / "events.sqlite"
+
+    async def bury_two() -> None:
+        async with SqliteInbox(path) as inbox:
+            await inbox.put(items_for("d1", "d2"))
+            for entry in await inbox.claim(10, wait=1.0):
+                await inbox.bury(entry, error="RuntimeError: handler bug")
+
+    asyncio.run(bury_two())
+    assert main(["webhooks", "dead-letters", "list", "--inbox", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    letters = [json.loads(line) for line in out]
+    assert [letter["event"]["group_id"] for letter in letters] == ["d1", "d2"]
+    assert letters[0]["error"] == "RuntimeError: handler bug" and letters[0]["attempts"] == 1
+    assert main(["webhooks", "dead-letters", "replay", "--inbox", str(path), letters[0]["id"]]) == 0
+    assert "replayed 1 dead letter(s)" in capsys.readouterr().err
+    assert main(["webhooks", "dead-letters", "replay", "--inbox", str(path)]) == 0
+    assert "replayed 1 dead letter(s)" in capsys.readouterr().err
+    assert main(["webhooks", "dead-letters", "list", "--inbox", str(path)]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_cli_dead_letters_reports_an_unreachable_redis(capsys: pytest.CaptureFixture[str]) -> None:
+    from wa_groups.cli import main
+
+    url = f"redis://user:pass-5ecret@127.0.0.1:{free_port()}/0"
+    assert main(["webhooks", "dead-letters", "list", "--redis", url]) == 1
+    err = capsys.readouterr().err
+    assert "Redis" in err and "pass-5ecret" not in err
+    assert main(["webhooks", "dead-letters", "list", "--redis", "http://x"]) == 2
+    assert main(["webhooks", "dead-letters", "list"]) == 2
+
+
+def test_cli_serve_with_an_inbox_prints_from_it_and_stops_quickly(tmp_path: Path) -> None:
+    import urllib.request
+
+    env = {name: value for name, value in os.environ.items() if not name.startswith("WA_")}
+    env.update(WA_APP_SECRET=SECRET, WA_VERIFY_TOKEN=TOKEN)
+    command = [sys.executable, "-m", "wa_groups", "webhooks", "serve", "--port", "0", "--inbox", "events.sqlite"]
+    child = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stderr is not None and child.stdout is not None
+        line = child.stderr.readline()
+        assert "receiving webhooks on http://127.0.0.1:" in line
+        url = line.split()[3]
+        body = body_of("cli-1", "cli-2")
+        request = urllib.request.Request(url, data=body, headers={SIGNATURE_HEADER: sign_body(body, SECRET)})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200
+        printed = [json.loads(child.stdout.readline()) for _ in range(2)]
+        assert sorted(p["group_id"] for p in printed) == ["cli-1", "cli-2"]
+        began = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=15)
+        assert time.monotonic() - began < 8  # not aiohttp's 60 s shutdown timeout
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 130
+    assert TOKEN not in err and SECRET not in err
