@@ -199,6 +199,17 @@ async def test_put_stores_new_items_once(make_inbox: InboxFactory) -> None:
     assert await inbox.put([]) == []
 
 
+async def test_concurrent_puts_store_each_event_once(make_inbox: InboxFactory) -> None:
+    inbox = await make_inbox()
+    batches = [items_for(*(f"g{(start + i) % 30}" for i in range(8))) for start in range(0, 60, 3)]
+    results = await asyncio.gather(*(inbox.put(batch) for batch in batches))
+    keys = [entry.item.key for entries in results for entry in entries]
+    assert len(keys) == len(set(keys)) == 30  # every event stored once, reported new to one delivery only
+    for batch, entries in zip(batches, results, strict=True):
+        assert {e.item.key for e in entries} <= {item.key for item in batch}
+    assert await inbox.backlog() == 30
+
+
 async def test_claim_ack_retry_bury_replay(make_inbox: InboxFactory) -> None:
     inbox = await make_inbox()
     await inbox.put(items_for("g1", "g2", "g3"))
@@ -603,3 +614,20 @@ def test_cli_serve_with_an_inbox_prints_from_it_and_stops_quickly(tmp_path: Path
             child.communicate()
     assert child.returncode == 130
     assert TOKEN not in err and SECRET not in err
+
+
+# ------------------------------------------------------------------------------------------- the benchmark
+
+
+async def test_webhook_benchmark_runs_with_tiny_sizes() -> None:
+    repo = str(Path(__file__).resolve().parent.parent)
+    if repo not in sys.path:  # the benchmarks package lives at the repository root, beside wa_groups
+        sys.path.insert(0, repo)
+    from benchmarks import webhooks
+    from benchmarks._common import Sizes
+
+    document = await webhooks.run(Sizes.tiny())
+    assert document["benchmark"] == "webhooks"
+    cases = {item["case"] for item in document["rows"]}
+    assert {"memory", "sqlite (FULL)", "sqlite (NORMAL)"} <= cases
+    assert all(item["wa_groups"] > 0 for item in document["rows"])
