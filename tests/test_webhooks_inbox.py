@@ -45,6 +45,7 @@ from wa_groups.webhooks import (
 )
 from wa_groups.webhooks.inbox import InboxItem, decode_entry, open_inbox, split_delivery
 
+REPO = Path(__file__).resolve().parent.parent
 SECRET = "inbox-app-secret-77c1"
 TOKEN = "inbox-verify-token-41aa"
 
@@ -620,7 +621,7 @@ def test_cli_serve_with_an_inbox_prints_from_it_and_stops_quickly(tmp_path: Path
 
 
 async def test_webhook_benchmark_runs_with_tiny_sizes() -> None:
-    repo = str(Path(__file__).resolve().parent.parent)
+    repo = str(REPO)
     if repo not in sys.path:  # the benchmarks package lives at the repository root, beside wa_groups
         sys.path.insert(0, repo)
     from benchmarks import webhooks
