@@ -68,9 +68,13 @@ class ReceiverServer:
 
     def __init__(self, receiver: WebhookReceiver, host: str, port: int) -> None:
         self.receiver = receiver
+        """The receiver served."""
         self.host = host
+        """The address listened on."""
         self.port = port
+        """The port listened on: the bound one once started (when 0 was asked for)."""
         self.max_connections = connection_limit(receiver.limits)
+        """The connection limit in force: ``max_connections`` lowered under the open-file limit."""
         self._runner: web.AppRunner | None = None
         self._server: asyncio.base_events.Server | None = None
         self._refusing = False
@@ -141,7 +145,7 @@ class ReceiverServer:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()  # closes the receiver through the app's cleanup
-        await self.receiver.close()
+        await self.receiver.close(grace=self.receiver.limits.shutdown_timeout)
 
     async def __aenter__(self) -> ReceiverServer:
         await self.start()

@@ -269,9 +269,11 @@ class WebhookReceiver:
         self.__verify_token = verify_token.encode("utf-8")
         self._handler = handler
         self.limits = limits
+        """The body, connection and time limits in force."""
         self._max_concurrency = max_concurrency
         self._given_inbox = inbox is not None
         self.inbox: Inbox = open_inbox(inbox) if inbox is not None else MemoryInbox(dedupe_size=dedupe_size)
+        """Where events wait for their handler (for dead letters: ``await receiver.inbox.dead_letters()``)."""
         self._worker = (
             InboxWorker(self.inbox, handler, concurrency=max_concurrency, retry=retry) if handler is not None else None
         )
@@ -501,12 +503,13 @@ class WebhookReceiver:
             await self.start()
             await self._worker.drain()
 
-    async def close(self, *, grace: float | None = None) -> None:
+    async def close(self, *, grace: float | None = 5.0) -> None:
         """Stop accepting deliveries, give running handlers ``grace`` seconds, cancel the rest, close the inbox.
 
         Deliveries being stored are given ``limits.shutdown_timeout`` seconds to finish. A cancelled handler's
         event stays unacknowledged: a durable inbox hands it out again after a restart. Safe to call more than
-        once. ``grace=None`` uses ``limits.shutdown_timeout``.
+        once. ``grace=None`` waits for every handler; the application's cleanup (and :meth:`listen`'s server)
+        uses ``limits.shutdown_timeout``.
         """
         if self._closed:
             return
@@ -517,7 +520,7 @@ class WebhookReceiver:
             with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), timeout)
         if self._worker is not None:
-            await self._worker.stop(grace=timeout if grace is None else grace)
+            await self._worker.stop(grace=grace)
         await self.inbox.close()
 
     async def _on_startup(self, app: web.Application) -> None:
@@ -527,7 +530,7 @@ class WebhookReceiver:
             logger.error("the webhook inbox is unavailable at startup; deliveries get 503 until it is back: %s", error)
 
     async def _on_cleanup(self, app: web.Application) -> None:
-        await self.close()
+        await self.close(grace=self.limits.shutdown_timeout)
 
 
 #: The key under which :attr:`WebhookReceiver.app` stores its receiver: ``app[RECEIVER_KEY]``.

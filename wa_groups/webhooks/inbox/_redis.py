@@ -123,8 +123,11 @@ class RedisInbox(Inbox):
         self._client = client
         self._own_client = client is None
         self.prefix = prefix
+        """The prefix of every key the inbox uses."""
         self.group = group
+        """The consumer group's name."""
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        """This worker's name in the consumer group."""
         self._lease_ms = int(lease * 1000)
         self._seen_ttl = seen_ttl
         self._stream = f"{prefix}:stream"

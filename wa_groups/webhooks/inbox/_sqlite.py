@@ -99,6 +99,7 @@ class SqliteInbox(Inbox):
                 f"poll_interval must be positive, got {poll_interval}", argument="poll_interval"
             )
         self.path = Path(path)
+        """The database file."""
         self._lease = lease
         self._keep_done = keep_done
         self._synchronous = synchronous

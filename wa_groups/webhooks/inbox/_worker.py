@@ -98,6 +98,7 @@ class InboxWorker:
         if renew_every <= 0:
             raise ClientValidationError(f"renew_every must be positive, got {renew_every}", argument="renew_every")
         self.inbox = inbox
+        """Where the events are taken from."""
         self._handler = handler
         self._concurrency = concurrency
         self._retry = retry or HandlerRetry()
