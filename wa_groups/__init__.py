@@ -6,6 +6,7 @@ stateful fake Graph server to test applications against.
 """
 
 from ._core.retry import RetryPolicy
+from ._graph.messages import media_message, template_message, text_message
 from ._version import __version__
 from .client import GroupsClient
 from .errors import (
@@ -29,6 +30,7 @@ from .models import (
     ErrorDetail,
     FailedJoinRequest,
     GroupInfo,
+    GroupMessage,
     GroupOperation,
     GroupSummary,
     JoinApprovalMode,
@@ -37,8 +39,10 @@ from .models import (
     Page,
     Participant,
     SentMessage,
+    UserRef,
 )
 from .paging import Paginator
+from .webhooks.tracking import TrackedMessage
 
 __all__ = [
     "APIError",
@@ -71,4 +75,10 @@ __all__ = [
     "WebhookPayloadError",
     "WebhookVerificationError",
     "__version__",
+    "GroupMessage",
+    "TrackedMessage",
+    "UserRef",
+    "media_message",
+    "template_message",
+    "text_message",
 ]
