@@ -146,7 +146,7 @@ def template_message(
         raise ClientValidationError(
             f"language must be a language code such as 'en_US', got {language!r}", argument="language"
         )
-    template: dict[str, Any] = {"name": name, "language": {"code": language}}
+    template: dict[str, Any] = {"name": name, "language": {"policy": "deterministic", "code": language}}
     if components is not None:
         if isinstance(components, (str, Mapping)) or not all(isinstance(c, Mapping) for c in components):
             raise ClientValidationError("components must be a list of objects", argument="components")
