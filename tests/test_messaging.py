@@ -363,3 +363,48 @@ async def test_status_for_a_message_nobody_sent_is_harmless(loop: Loop) -> None:
     tracker.feed([event])
     assert tracker.read_by("wamid.ghost") == (ALICE,)
     await asyncio.sleep(0)
+
+
+# ------------------------------------------------------------------------------------- the tracker on its own
+
+
+def _status(message_id: str, status: str, who: str | None = None, **extra: Any) -> GroupMessageStatus:
+    return GroupMessageStatus(
+        message_id=message_id, status=status, participant=UserRef(user_id=who) if who else None, **extra
+    )
+
+
+async def test_delivery_tracker_orders_and_bounds_what_it_keeps() -> None:
+    from wa_groups.models import ErrorDetail
+    from wa_groups.webhooks import DeliveryTracker
+
+    tracker = DeliveryTracker(max_messages=2)
+    tracker.feed(
+        [_status("m1", "read", "US.1"), _status("m1", "delivered", "US.2"), _status("m1", "delivered", "US.1")]
+    )
+    assert tracker.delivered_to("m1") == ("US.1", "US.2") and tracker.read_by("m1") == ("US.1",)
+    # A participant's read implies the message went out: wait returns at once.
+    assert (await tracker.wait("m1", timeout=0.1)).status == "read"
+    tracker.feed([_status("m2", "failed", "US.3", errors=(ErrorDetail(code=131026, message="x"),))])
+    assert tracker.failed_for("m2") == {"US.3": (ErrorDetail(code=131026, message="x"),)}
+    tracker.feed([_status("m3", "sent")])
+    assert tracker.delivered_to("m1") == ()  # the oldest message was forgotten (max_messages=2)
+    waiting = asyncio.ensure_future(tracker.wait("m4", timeout=5))
+    await asyncio.sleep(0)
+    tracker.feed([_status("m4", "failed", errors=(ErrorDetail(code=131020, message="Bad Group"),))])
+    with pytest.raises(InvalidRequestError, match="no member besides the business"):
+        await waiting
+    with pytest.raises(asyncio.TimeoutError):
+        await tracker.wait("m5", timeout=0.01)
+    with pytest.raises(ClientValidationError):
+        DeliveryTracker(max_messages=0)
+
+
+async def test_bulk_removal_takes_bsuids(bsuid_loop: Loop) -> None:
+    fake, client = bsuid_loop.fake, bsuid_loop.client
+    gid = fake.add_group("Team", participants=[ALICE, BOB, CARA])
+    info = await client.get_group(gid)
+    assert info.participants is not None
+    bsuids = [p.user_id for p in info.participants if p.user_id]
+    result = await client.bulk_remove_participants(gid, bsuids[:2])
+    assert result.ok and fake.groups[gid].participants == [CARA]
