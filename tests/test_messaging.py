@@ -152,6 +152,9 @@ async def test_group_refusals_explain_themselves(fake: FakeGraphAPI, client: Gro
     team = fake.add_group("Team", participants=[ALICE])
     with pytest.raises(InvalidRequestError, match="authentication templates"):
         await client.send_template(team, "auth_code_login", "en_US")
+    with pytest.raises(InvalidRequestError) as lonely_template:
+        await client.send_template(lonely, "promo_v2", "en_US")
+    assert "authentication" not in str(lonely_template.value)  # the reason is known: no hint about templates
     fake.groups[team].suspended = True
     with pytest.raises(PermissionDeniedError, match="suspended"):
         await client.send_text(team, "Hi")

@@ -104,5 +104,6 @@ async def test_resend_unknown_sends_again_only_when_asked(fake: FakeGraphAPI, cl
     (unknown,) = [f.item for f in first.failed]
     again = await client.broadcast(text_message("x"), groups, resume=first)
     assert [f.item for f in again.failed] == [unknown] and fake.group_sends[unknown] == 0
-    last = await client.broadcast(text_message("x"), groups, resume=again, resend_unknown=True)
+    last = await client.broadcast(text_message("x"), groups, resume=again, result=again, resend_unknown=True)
+    assert last is again  # filled in place, the earlier details kept
     assert last.ok and fake.group_sends[unknown] == 1 and len(last.details) == 5

@@ -24,6 +24,7 @@ from wa_groups.webhooks import (
     ParticipantsAdded,
     ParticipantsRemoved,
     UnknownEvent,
+    event_as_dict,
     parse_webhook,
     sign_body,
     verify_signature,
@@ -172,6 +173,35 @@ def test_bsuid_era_inbound_message_without_phone_keeps_every_identifier() -> Non
     )
     assert event.context is not None and event.context.message_id == "wamid.PARENT"
     assert event.context.sender == "15550783881"
+
+
+def test_message_events_are_json_ready() -> None:
+    message = {
+        "from": "16505551234",
+        "group_id": GROUP,
+        "id": "wamid.J",
+        "timestamp": "1770000000",
+        "type": "text",
+        "text": {"body": "hi"},
+        "context": {"id": "wamid.P"},
+    }
+    status = {
+        "id": "wamid.J",
+        "status": "read",
+        "timestamp": "1770000000",
+        "recipient_id": GROUP,
+        "recipient_type": "group",
+        "recipient_participant_user_id": "US.1",
+    }
+    contacts = [{"profile": {"name": "Ana"}, "wa_id": "16505551234"}]
+    received, read = sorted(
+        parse_webhook(delivery(messages_value(messages=[message], statuses=[status], contacts=contacts))),
+        key=lambda e: type(e).__name__,
+    )
+    as_dict = json.loads(json.dumps(event_as_dict(received)))
+    assert as_dict["event"] == "GroupMessageReceived" and as_dict["sender"]["name"] == "Ana"
+    assert as_dict["context"] == {"message_id": "wamid.P", "sender": None}
+    assert json.loads(json.dumps(event_as_dict(read)))["participant"]["user_id"] == "US.1"
 
 
 def test_document_media_keeps_its_filename() -> None:

@@ -14,7 +14,7 @@ from ._core.retry import RetryPolicy
 from ._core.shell import ConnectionOptions, TransportClient
 from ._core.transport import check_base_url
 from ._graph import checks, decode, endpoints, messages
-from ._graph.errors import explain
+from ._graph.errors import ERROR_EXPLANATIONS, explain
 from .bulk.broadcast import run_broadcast
 from .bulk.engine import JobOptions, ReportOptions
 from .bulk.graph import run_all_join_requests, run_join_requests, run_participants
@@ -468,7 +468,11 @@ class GroupsClient(TransportClient):
             answer = await self._send(request)
         except APIError as error:
             error.message = explain(error.code, error.message)
-            if body.get("type") == "template" and isinstance(error, (InvalidRequestError, PermissionDeniedError)):
+            if (
+                body.get("type") == "template"
+                and isinstance(error, (InvalidRequestError, PermissionDeniedError))
+                and error.code not in ERROR_EXPLANATIONS
+            ):
                 error.message = f"{error.message} ({messages.AUTH_TEMPLATE_HINT})"
             raise
         try:

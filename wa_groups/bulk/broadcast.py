@@ -98,11 +98,12 @@ async def run_broadcast(
     target.action, target.group_id = ACTION, ""
     if resume is not None:
         again, kept = broadcast_retry_items(resume, resend_unknown=resend_unknown)
+        details = dict(resume.details)  # copied first: ``result`` may be ``resume`` itself
         target.succeeded[:] = list(resume.succeeded)
         target.failed[:] = kept
         target.not_attempted.clear()
         target.details.clear()
-        target.details.update(resume.details)
+        target.details.update(details)
         target.exhausted = False
         if explicit is not None:  # groups named now that the earlier run never saw
             known = set(resume.succeeded) | {f.item for f in resume.failed} | set(resume.not_attempted)
