@@ -22,6 +22,7 @@ from wa_groups.testing._routing import json_response
 __all__ = [
     "ERRORS",
     "TRANSIENT_CODES",
+    "contact",
     "decode_cursor",
     "encode_cursor",
     "error_response",
