@@ -6,6 +6,7 @@ stateful fake Graph server to test applications against.
 """
 
 from ._core.retry import RetryPolicy
+from ._graph.messages import media_message, template_message, text_message
 from ._version import __version__
 from .bulk import BulkFailure, BulkProgress, BulkReport, BulkResult, JobOptions, ReportOptions
 from .client import GroupsClient
@@ -31,6 +32,7 @@ from .models import (
     ErrorDetail,
     FailedJoinRequest,
     GroupInfo,
+    GroupMessage,
     GroupOperation,
     GroupSummary,
     JoinApprovalMode,
@@ -40,9 +42,10 @@ from .models import (
     Page,
     Participant,
     SentMessage,
+    UserRef,
 )
 from .paging import Paginator
-from .webhooks.tracking import TrackedOperation
+from .webhooks.tracking import TrackedMessage, TrackedOperation
 
 __all__ = [
     "APIError",
@@ -84,4 +87,10 @@ __all__ = [
     "WebhookPayloadError",
     "WebhookVerificationError",
     "__version__",
+    "GroupMessage",
+    "TrackedMessage",
+    "UserRef",
+    "media_message",
+    "template_message",
+    "text_message",
 ]

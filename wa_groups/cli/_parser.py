@@ -37,6 +37,7 @@ COMMANDS: dict[str, dict[str, CommandInfo]] = {
         "participants": CommandInfo("wa_groups.cli.graph_participants", "add or remove participants"),
         "join-requests": CommandInfo("wa_groups.cli.graph_join_requests", "list, approve or reject join requests"),
         "webhooks": CommandInfo("wa_groups.cli.webhooks", "receive webhooks"),
+        "messages": CommandInfo("wa_groups.cli.messages", "send, pin, unpin or broadcast messages to groups"),
         "demo": CommandInfo(
             "wa_groups.cli.demo",
             "approve 10,000 join requests across 1,000 groups on an embedded fake Graph API",

@@ -10,13 +10,17 @@ from .events import (
     GroupCreateFailed,
     GroupDeleted,
     GroupDeleteFailed,
+    GroupMessageReceived,
     GroupMessageStatus,
     GroupSuspended,
     GroupSuspensionCleared,
     JoinRequestCreated,
     JoinRequestRevoked,
+    MessageMedia,
+    MessageSender,
     ParticipantsAdded,
     ParticipantsRemoved,
+    ReplyContext,
     SettingResult,
     SettingsUpdated,
     StatusPricing,
@@ -33,7 +37,16 @@ from .receiver import (
     WebhookReceiver,
     create_webhook_app,
 )
-from .tracking import OPERATION_KINDS, OperationTracker, TrackedOperation, operation_kind, outcome_error
+from .tracking import (
+    OPERATION_KINDS,
+    DeliveryTracker,
+    OperationTracker,
+    TrackedMessage,
+    TrackedOperation,
+    operation_kind,
+    outcome_error,
+    status_error,
+)
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -72,4 +85,11 @@ __all__ = [
     "parse_webhook",
     "verify_signature",
     "sign_body",
+    "DeliveryTracker",
+    "GroupMessageReceived",
+    "MessageMedia",
+    "MessageSender",
+    "ReplyContext",
+    "TrackedMessage",
+    "status_error",
 ]

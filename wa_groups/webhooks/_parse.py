@@ -14,22 +14,34 @@ field must never break a user. The rules:
   ``group_participants_update``, the presence of ``removed_participants`` (or ``failed_participants``) means
   a removal whatever ``type`` says, because Meta's sample for a removal is labelled ``group_create``.
 * ``initiated_by`` is looked up on the group object first, then on the enclosing value, change and entry.
+* Each notification (each change, each group object, each status, each message) is decoded on its own: one
+  that cannot be typed becomes an :class:`UnknownEvent` holding its raw object (and a log line), and the
+  others are decoded as usual.
+* On ``messages``, a message with a ``group_id`` is a :class:`GroupMessageReceived`; a status whose
+  ``recipient_type`` is ``group`` (or that names a group participant) is a :class:`GroupMessageStatus`.
+  One-to-one messages and statuses are kept as :class:`UnknownEvent`.
+* Users are read with every identifier Meta may send (``wa_id``, ``user_id``, ``parent_user_id``,
+  ``username``, ``input``); none is required.
 * Ids and participants that arrive as numbers become strings; error codes that arrive as strings become
   integers; timestamps (strings or numbers of UNIX seconds) become aware UTC datetimes, or ``None``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
 import attrs
 
 from .._core.coerce import as_bool, as_id, as_text, to_datetime
+from .._graph.convert import user_fields
 from .._graph.errors import error_detail
 from ..errors import WebhookPayloadError
+from ..models import UserRef
 from .events import (
     EventError,
     EventParticipant,
@@ -38,13 +50,17 @@ from .events import (
     GroupCreateFailed,
     GroupDeleted,
     GroupDeleteFailed,
+    GroupMessageReceived,
     GroupMessageStatus,
     GroupSuspended,
     GroupSuspensionCleared,
     JoinRequestCreated,
     JoinRequestRevoked,
+    MessageMedia,
+    MessageSender,
     ParticipantsAdded,
     ParticipantsRemoved,
+    ReplyContext,
     SettingResult,
     SettingsUpdated,
     StatusPricing,
@@ -53,6 +69,8 @@ from .events import (
 )
 
 __all__ = ["parse_webhook"]
+
+logger = logging.getLogger("wa_groups.webhooks")
 
 FIELD_LIFECYCLE: Final = "group_lifecycle_update"
 FIELD_PARTICIPANTS: Final = "group_participants_update"
@@ -97,7 +115,7 @@ def _errors(value: Any) -> tuple[EventError, ...]:
 
 def _participant(item: Any) -> EventParticipant | None:
     if isinstance(item, Mapping):
-        return EventParticipant(input=as_id(item.get("input")), wa_id=as_id(item.get("wa_id")))
+        return EventParticipant(**user_fields(item))
     text = as_id(item)
     return EventParticipant(input=text) if text is not None else None
 
@@ -112,11 +130,7 @@ def _failed_participants(value: Any) -> tuple[FailedParticipant, ...]:
     failed: list[FailedParticipant] = []
     for item in items:
         if isinstance(item, Mapping):
-            failed.append(
-                FailedParticipant(
-                    input=as_id(item.get("input")), wa_id=as_id(item.get("wa_id")), errors=_errors(item.get("errors"))
-                )
-            )
+            failed.append(FailedParticipant(errors=_errors(item.get("errors")), **user_fields(item)))
         elif (text := as_id(item)) is not None:
             failed.append(FailedParticipant(input=text))
     return tuple(failed)
@@ -218,8 +232,32 @@ def parse_webhook(data: bytes | bytearray | memoryview | str | Mapping[str, Any]
             continue
         for change in changes:
             if isinstance(change, Mapping):
-                events.extend(_parse_change(entry, change))
+                events.extend(_isolated(functools.partial(_parse_change, entry, change), entry, change, None))
     return events
+
+
+def _isolated(
+    parse: Callable[[], list[WebhookEvent]],
+    entry: Mapping[str, Any],
+    item: Mapping[str, Any],
+    field: str | None,
+) -> list[WebhookEvent]:
+    """Run ``parse`` for one notification; if it fails, keep the notification raw as an :class:`UnknownEvent`.
+
+    One notification Meta shaped in a way the library did not foresee must never cost the others.
+    """
+    try:
+        return parse()
+    except Exception as exc:  # any decoding slip: keep the raw notification, log it, go on
+        logger.warning("a webhook notification could not be decoded (%s); kept as UnknownEvent", type(exc).__name__)
+        raw_field = field if field is not None else as_text(item.get("field"))
+        return [UnknownEvent(field=raw_field, waba_id=as_id(entry.get("id")), raw=item)]
+
+
+def _one(
+    context: _Context, item: Mapping[str, Any], parse: Callable[[_Context, Mapping[str, Any]], WebhookEvent]
+) -> list[WebhookEvent]:
+    return _isolated(lambda: [parse(context, item)], context.entry, item, context.raw_field)
 
 
 def _parse_change(entry: Mapping[str, Any], change: Mapping[str, Any]) -> list[WebhookEvent]:
@@ -233,7 +271,7 @@ def _parse_change(entry: Mapping[str, Any], change: Mapping[str, Any]) -> list[W
     if field in _GROUP_FIELDS:
         groups = value.get("groups")
         if isinstance(groups, list):
-            return [_group_event(context, g) for g in groups if isinstance(g, Mapping)]
+            return [e for g in groups if isinstance(g, Mapping) for e in _one(context, g, _group_event)]
         if "type" in value or "group_id" in value:
             # A single group object not wrapped in a "groups" list.
             return [_group_event(context, value)]
@@ -312,15 +350,15 @@ def _participants_event(
     if group_type == _TYPE_JOIN_CREATED:
         return JoinRequestCreated(
             join_request_id=as_id(group.get("join_request_id")),
-            wa_id=as_id(group.get("wa_id")),
             reason=as_text(group.get("reason")),
+            **_join_user(group),
             **common,
         )
     if group_type == _TYPE_JOIN_REVOKED:
         return JoinRequestRevoked(
             join_request_id=as_id(group.get("join_request_id")),
-            wa_id=as_id(group.get("wa_id")),
             reason=as_text(group.get("reason")),
+            **_join_user(group),
             **common,
         )
     if group_type in _TYPES_ADD or "added_participants" in group:
@@ -332,7 +370,13 @@ def _participants_event(
     return None
 
 
-# --------------------------------------------------------------------------------------- message statuses
+# ---------------------------------------------------------------------------------- messages and statuses
+
+
+def _join_user(group: Mapping[str, Any]) -> dict[str, Any]:
+    fields = user_fields(group)
+    del fields["input"]
+    return fields
 
 
 def _messages_events(context: _Context) -> list[WebhookEvent]:
@@ -343,39 +387,156 @@ def _messages_events(context: _Context) -> list[WebhookEvent]:
         return [UnknownEvent(field=context.raw_field, type=None, **context.common(value))]
     events: list[WebhookEvent] = []
     if isinstance(statuses, list):
-        events.extend(_status_event(context, s) for s in statuses if isinstance(s, Mapping))
+        for status in statuses:
+            if isinstance(status, Mapping):
+                events.extend(_one(context, status, _status_event))
     if isinstance(messages, list):
-        # Incoming messages are outside the Groups API; they are passed on untouched.
-        events.extend(
-            UnknownEvent(field=context.raw_field, type=as_text(m.get("type")), **context.common(m))
-            for m in messages
-            if isinstance(m, Mapping)
-        )
+        for message in messages:
+            if isinstance(message, Mapping):
+                events.extend(_one(context, message, _message_event))
     return events
+
+
+def _contacts(context: _Context) -> list[Mapping[str, Any]]:
+    contacts = context.value.get("contacts")
+    return [c for c in contacts if isinstance(c, Mapping)] if isinstance(contacts, list) else []
+
+
+def _find_contact(context: _Context, wa_id: str | None, user_id: str | None) -> Mapping[str, Any] | None:
+    """Return the ``contacts[]`` entry for a user: by phone or BSUID, or the only one when there is one."""
+    contacts = _contacts(context)
+    for contact in contacts:
+        if (wa_id is not None and as_id(contact.get("wa_id")) == wa_id) or (
+            user_id is not None and as_id(contact.get("user_id")) == user_id
+        ):
+            return contact
+    if len(contacts) == 1 and (wa_id is None or as_id(contacts[0].get("wa_id")) in (None, wa_id)):
+        other_user = as_id(contacts[0].get("user_id"))
+        if user_id is None or other_user in (None, user_id):
+            return contacts[0]
+    return None
+
+
+def _profile_name(contact: Mapping[str, Any] | None) -> str | None:
+    profile = contact.get("profile") if contact is not None else None
+    return as_text(profile.get("name")) if isinstance(profile, Mapping) else None
+
+
+def _status_participant(context: _Context, status: Mapping[str, Any]) -> UserRef | None:
+    # Meta's pages spell the participant three ways; every spelling is read.
+    wa_id = _first(as_id(status.get("recipient_participant_id")), as_id(status.get("participant_recipient_id")))
+    user_id = as_id(status.get("recipient_participant_user_id"))
+    parent = as_id(status.get("recipient_participant_parent_user_id"))
+    if wa_id is None and user_id is None and parent is None:
+        return None
+    contact = _find_contact(context, wa_id, user_id)
+    known = user_fields(contact) if contact is not None else {}
+    return UserRef(
+        wa_id=wa_id or known.get("wa_id"),
+        user_id=user_id or known.get("user_id"),
+        parent_user_id=parent or known.get("parent_user_id"),
+        username=known.get("username"),
+    )
+
+
+def _pricing(status: Mapping[str, Any], conversation: Mapping[str, Any] | None) -> StatusPricing | None:
+    # Beside the conversation in most samples, inside it in Meta's aggregated sample.
+    pricing = status.get("pricing")
+    if not isinstance(pricing, Mapping) and conversation is not None:
+        pricing = conversation.get("pricing")
+    if not isinstance(pricing, Mapping):
+        return None
+    return StatusPricing(
+        billable=as_bool(pricing.get("billable")),
+        pricing_model=as_text(pricing.get("pricing_model")),
+        category=as_text(pricing.get("category")),
+        type=as_text(pricing.get("type")),
+    )
 
 
 def _status_event(context: _Context, status: Mapping[str, Any]) -> WebhookEvent:
     common = context.common(status)
     recipient_type = as_text(status.get("recipient_type"))
-    is_group = recipient_type == "group" or (recipient_type is None and "group_id" in status)
+    participant = _status_participant(context, status)
+    is_group = recipient_type == "group" or (
+        recipient_type is None and ("group_id" in status or participant is not None)
+    )
     if not is_group:
         return UnknownEvent(field=context.raw_field, type="status", **common)
     common["group_id"] = _first(as_id(status.get("recipient_id")), as_id(status.get("group_id")))
-    pricing = status.get("pricing")
+    conversation = status.get("conversation")
+    conversation = conversation if isinstance(conversation, Mapping) else None
+    origin = conversation.get("origin") if conversation is not None else None
     return GroupMessageStatus(
         message_id=as_id(status.get("id")),
         status=as_text(status.get("status")),
-        # Meta's pages spell the participant both ways.
-        participant_id=_first(
-            as_id(status.get("recipient_participant_id")), as_id(status.get("participant_recipient_id"))
-        ),
-        pricing=StatusPricing(
-            billable=as_bool(pricing.get("billable")),
-            pricing_model=as_text(pricing.get("pricing_model")),
-            category=as_text(pricing.get("category")),
-        )
-        if isinstance(pricing, Mapping)
+        participant_id=participant.wa_id or participant.user_id or participant.parent_user_id
+        if participant is not None
         else None,
+        participant=participant,
+        pricing=_pricing(status, conversation),
+        conversation_id=as_id(conversation.get("id")) if conversation is not None else None,
+        conversation_category=as_text(origin.get("type")) if isinstance(origin, Mapping) else None,
         errors=_errors(status.get("errors")),
+        **common,
+    )
+
+
+_MEDIA_TYPES: Final = frozenset({"image", "video", "audio", "document", "sticker"})
+
+
+def _sender(context: _Context, message: Mapping[str, Any]) -> MessageSender | None:
+    wa_id = as_id(message.get("from"))
+    user_id = as_id(message.get("from_user_id"))
+    parent = as_id(message.get("from_parent_user_id"))
+    contact = _find_contact(context, wa_id, user_id)
+    known = user_fields(contact) if contact is not None else {}
+    sender = MessageSender(
+        wa_id=wa_id or known.get("wa_id"),
+        user_id=user_id or known.get("user_id"),
+        parent_user_id=parent or known.get("parent_user_id"),
+        username=known.get("username"),
+        name=_profile_name(contact),
+    )
+    return sender if sender != MessageSender() else None
+
+
+def _media(message: Mapping[str, Any], kind: str | None) -> MessageMedia | None:
+    if kind not in _MEDIA_TYPES:
+        return None
+    media = message.get(kind)
+    if not isinstance(media, Mapping):
+        return None
+    return MessageMedia(
+        id=as_id(media.get("id")),
+        mime_type=as_text(media.get("mime_type")),
+        sha256=as_text(media.get("sha256")),
+        caption=as_text(media.get("caption")),
+        filename=as_text(media.get("filename")),
+    )
+
+
+def _message_event(context: _Context, message: Mapping[str, Any]) -> WebhookEvent:
+    common = context.common(message)
+    kind = as_text(message.get("type"))
+    if common["group_id"] is None:
+        # A one-to-one message is outside the Groups API: passed on untouched.
+        return UnknownEvent(field=context.raw_field, type=kind, **common)
+    text = message.get("text")
+    reply = message.get("context")
+    unsupported = message.get("unsupported")
+    return GroupMessageReceived(
+        message_id=as_id(message.get("id")),
+        type=kind,
+        sender=_sender(context, message),
+        text=as_text(text.get("body")) if isinstance(text, Mapping) else None,
+        media=_media(message, kind),
+        context=ReplyContext(
+            message_id=as_id(reply.get("id")) or as_id(reply.get("message_id")), sender=as_id(reply.get("from"))
+        )
+        if isinstance(reply, Mapping)
+        else None,
+        errors=_errors(message.get("errors")),
+        unsupported_type=as_text(unsupported.get("type")) if isinstance(unsupported, Mapping) else None,
         **common,
     )
