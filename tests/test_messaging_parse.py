@@ -420,16 +420,16 @@ def test_pre_2026_participants_still_parse_with_wa_id() -> None:
 def test_a_notification_that_cannot_be_typed_does_not_cost_the_others(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from wa_groups.webhooks import _parse
+    from wa_groups.webhooks import _parse_messages
 
-    original = _parse._status_event
+    original = _parse_messages._status_event
 
     def fragile(context: Any, status: Any) -> Any:
         if status.get("id") == "wamid.BAD":
             raise ValueError("boom")
         return original(context, status)
 
-    monkeypatch.setattr(_parse, "_status_event", fragile)
+    monkeypatch.setattr(_parse_messages, "_status_event", fragile)
     statuses = [
         {"id": "wamid.OK", "status": "sent", "timestamp": "1", "recipient_id": GROUP, "recipient_type": "group"},
         {"id": "wamid.BAD", "status": "sent", "timestamp": "1", "recipient_id": GROUP, "recipient_type": "group"},

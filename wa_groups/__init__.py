@@ -6,7 +6,6 @@ stateful fake Graph server to test applications against.
 """
 
 from ._core.retry import RetryPolicy
-from ._graph.messages import media_message, template_message, text_message
 from ._version import __version__
 from .bulk import BulkFailure, BulkProgress, BulkReport, BulkResult, JobOptions, ReportOptions
 from .client import GroupsClient
@@ -28,6 +27,7 @@ from .errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
+from .messages import media_message, template_message, text_message
 from .models import (
     ErrorDetail,
     FailedJoinRequest,
@@ -45,7 +45,8 @@ from .models import (
     UserRef,
 )
 from .paging import Paginator
-from .webhooks.tracking import TrackedMessage, TrackedOperation
+from .webhooks.delivery import TrackedMessage
+from .webhooks.tracking import TrackedOperation
 
 __all__ = [
     "APIError",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from . import messages as message_builders
 from ._core.files import read_upload
 from ._core.request import FilePart
 from ._core.retry import RetryPolicy
@@ -31,7 +32,8 @@ from .models import (
     SentMessage,
 )
 from .paging import Paginator
-from .webhooks.tracking import DeliveryTracker, OperationTracker, TrackedMessage, TrackedOperation
+from .webhooks.delivery import DeliveryTracker, TrackedMessage
+from .webhooks.tracking import OperationTracker, TrackedOperation
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -404,7 +406,7 @@ class GroupsClient(TransportClient):
         phone_number_id: str | None = None,
     ) -> TrackedMessage:
         """Send a text message (1..4096 characters) to a group; ``reply_to`` quotes a message by its ``wamid``."""
-        message = messages.text_message(text, preview_url=preview_url, reply_to=reply_to)
+        message = message_builders.text_message(text, preview_url=preview_url, reply_to=reply_to)
         return await self.send_message(group_id, message, phone_number_id=phone_number_id)
 
     async def send_media(
@@ -420,7 +422,7 @@ class GroupsClient(TransportClient):
         phone_number_id: str | None = None,
     ) -> TrackedMessage:
         """Send an ``image``, ``video``, ``audio`` or ``document`` to a group, by ``link`` or uploaded ``media_id``."""
-        message = messages.media_message(
+        message = message_builders.media_message(
             media_type, link=link, media_id=media_id, caption=caption, filename=filename, reply_to=reply_to
         )
         return await self.send_message(group_id, message, phone_number_id=phone_number_id)
@@ -439,7 +441,7 @@ class GroupsClient(TransportClient):
         Authentication templates cannot be told from the request, so Graph refuses them; the error's message
         then says that this may be the reason.
         """
-        message = messages.template_message(name, language, components=components)
+        message = message_builders.template_message(name, language, components=components)
         return await self.send_message(group_id, message, phone_number_id=phone_number_id)
 
     async def pin_message(

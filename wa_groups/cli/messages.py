@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .._graph.messages import MEDIA_TYPES, PIN_DAYS_MAX, PIN_DAYS_MIN, media_message, template_message, text_message
+from .._graph.messages import PIN_DAYS_MAX, PIN_DAYS_MIN
 from ..bulk import BulkResult
 from ..bulk.broadcast import ACTION as BROADCAST
+from ..messages import MEDIA_TYPES, media_message, template_message, text_message
 from ._args import CommandAdder, bulk_options, int_in
 from ._config import graph_client
 from ._context import Context, ExitStatus, usage

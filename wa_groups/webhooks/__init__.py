@@ -2,6 +2,7 @@
 
 from ._parse import parse_webhook
 from ._signature import SIGNATURE_HEADER, sign_body, verify_signature
+from .delivery import DeliveryTracker, TrackedMessage, status_error
 from .events import (
     EventError,
     EventParticipant,
@@ -37,16 +38,7 @@ from .receiver import (
     WebhookReceiver,
     create_webhook_app,
 )
-from .tracking import (
-    OPERATION_KINDS,
-    DeliveryTracker,
-    OperationTracker,
-    TrackedMessage,
-    TrackedOperation,
-    operation_kind,
-    outcome_error,
-    status_error,
-)
+from .tracking import OPERATION_KINDS, OperationTracker, TrackedOperation, operation_kind, outcome_error
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
