@@ -94,7 +94,7 @@ async def test_groups_create_update_leave(fake: FakeWutsAPI, cli: Run) -> None:
     assert code == 2 and "--name" in err
     code, _, err = await cli("groups", "create", "Nobody")
     assert code == 2 and "needs at least one USER" in err
-    code, out, _ = await cli("groups", "leave", group.jid)
+    code, out, _ = await cli("groups", "leave", group.jid, "--yes")
     assert code == 0 and fake.device_jid not in group.members
 
 
@@ -102,7 +102,7 @@ async def test_invite_link(fake: FakeWutsAPI, cli: Run) -> None:
     jid = fake.add_group("Links")
     code, out, _ = await cli("invite-link", "get", jid)
     assert (code, out.strip()) == (0, fake.groups[jid].invite_link)
-    code, out, _ = await cli("--json", "invite-link", "reset", jid)
+    code, out, _ = await cli("--json", "invite-link", "reset", jid, "--yes")
     data = json.loads(out)
     assert code == 0 and data["invite_link"] == fake.groups[jid].invite_link and data["reset_at"]
 

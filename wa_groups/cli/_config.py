@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any, NamedTuple
 
-from ..client import GroupsClient
+from ..client import DEFAULT_API_VERSION, GroupsClient
 from ..wuts import WutsClient
 from ._context import Context, usage
 
@@ -55,7 +55,7 @@ GRAPH = Backend(
     settings=(
         Setting("phone_number_id", "WA_PHONE_NUMBER_ID", "ID", "business phone number id"),
         Setting("base_url", "WA_BASE_URL", "URL", "Graph root URL", "https://graph.facebook.com"),
-        Setting("api_version", "WA_API_VERSION", "VERSION", "Graph API version"),
+        Setting("api_version", "WA_API_VERSION", "VERSION", "Graph API version", DEFAULT_API_VERSION),
     ),
 )
 WUTS = Backend(
@@ -66,6 +66,8 @@ WUTS = Backend(
 )
 #: The backends by their ``--backend`` name; the first one is the default.
 BACKENDS = {"graph": GRAPH, "wuts": WUTS}
+#: The variable that picks the backend when ``--backend`` is not given.
+BACKEND_VARIABLE = "WA_BACKEND"
 #: The variables ``webhooks serve`` needs: the Meta app secret and the verify token.
 WEBHOOK_VARIABLES = ("WA_APP_SECRET", "WA_VERIFY_TOKEN")
 
@@ -74,6 +76,7 @@ def environment_help(backend: Backend) -> str:
     """Return the lines of the help that list the backend's variables."""
     lines = [f"  {backend.token_variable:<20}{backend.token_help} (or --token-file PATH); never printed"]
     lines += [f"  {s.variable:<20}{s.what} (or {s.flag})" for s in backend.settings]
+    lines.append(f"  {BACKEND_VARIABLE:<20}graph or wuts (or --backend)")
     if backend is GRAPH:
         lines.append(f"  {', '.join(WEBHOOK_VARIABLES)}   for 'webhooks serve'")
     return "\n".join(lines) + "\n"
