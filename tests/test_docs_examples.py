@@ -75,7 +75,8 @@ class Block:
 
     @property
     def where(self) -> str:
-        return f"{self.page.relative_to(DOCS)}:{self.line}"
+        page = self.page.relative_to(DOCS) if self.page.is_relative_to(DOCS) else self.page.name
+        return f"{page}:{self.line}"
 
 
 def pages() -> list[Path]:
@@ -181,6 +182,38 @@ def test_python_example_runs(block: Block, isolated: Path) -> None:
         # An example must not leave an event loop running or installed.
         asyncio.get_running_loop()
         pytest.fail(f"{block.where} left an event loop running")
+
+
+README = REPO_ROOT / "README.md"
+README_BLOCKS = [b for b in blocks(README) if b.language in RUNNABLE_LANGUAGES and b.marker != NOT_TESTED]
+
+
+@pytest.mark.parametrize("block", README_BLOCKS, ids=[f"README.md:{b.line}" for b in README_BLOCKS])
+def test_readme_example_runs_as_pasted(block: Block, isolated: Path) -> None:
+    """Each Python block of the README runs as it stands, with WA_* set as 'wa-groups fake serve' prints them."""
+    where = f"README.md:{block.line}"
+    server = ThreadedFake(FakeGraphAPI, timeout=EXAMPLE_DEADLINE).start()
+    try:
+        seed(server)
+        fake = server.fake
+        os.environ.update(
+            WA_ACCESS_TOKEN=fake.access_token, WA_PHONE_NUMBER_ID=fake.phone_number_id, WA_BASE_URL=fake.base_url
+        )
+        code = compile(block.code, where, "exec")
+        linecache.cache[where] = (len(block.code), None, block.code.splitlines(keepends=True), where)
+        with deadline(EXAMPLE_DEADLINE, where):
+            exec(code, {"__name__": "__main__", "__file__": str(isolated / "example.py")})
+        assert server.call(lambda: any(g.subject == "Book club" for g in fake.groups.values()))
+    finally:
+        server.stop()
+
+
+def test_readme_install_line_works_from_a_checkout() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert "python -m pip install ." in text
+    assert not re.search(r"^\s*(\$ )?pip install wa-groups\s*$", text, flags=re.MULTILINE)
+    index = (DOCS / "index.md").read_text(encoding="utf-8")
+    assert not re.search(r"^\s*(\$ )?pip install wa-groups\s*$", index, flags=re.MULTILINE)
 
 
 def test_examples_exist_on_every_guide_page() -> None:

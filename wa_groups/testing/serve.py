@@ -14,15 +14,19 @@ requests, so every command of the documentation has something to act on. The dat
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import random
 import shlex
+import sys
+from collections.abc import Sequence
 from typing import Literal
 
 from wa_groups.testing._graph import FakeGraphAPI
 from wa_groups.testing._server import FakeServer
 from wa_groups.testing._wuts import FakeWutsAPI
 
-__all__ = ["EXAMPLE_GROUP", "SeededFake", "sample_picture"]
+__all__ = ["EXAMPLE_GROUP", "SeededFake", "main", "sample_picture"]
 
 #: The subject of the first seeded group, the one the examples act on.
 EXAMPLE_GROUP = "Book club"
@@ -183,3 +187,38 @@ def sample_picture(side: int = 192) -> bytes:
     # Start of image; a baseline frame header (length 17, 8 bits, height, width, 3 components); end of image.
     frame = b"\xff\xc0\x00\x11\x08" + size + size + b"\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01"
     return b"\xff\xd8" + frame + b"\xff\xd9"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``python -m wa_groups.testing``: a seeded fake in the foreground until Ctrl-C (``wa-groups fake serve``).
+
+    The ``wa-groups fake serve`` command does the same with the command's options and help; this entry point
+    needs nothing but the testing package.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m wa_groups.testing",
+        description="Run a seeded fake Graph API (or WUTS gateway) on 127.0.0.1 until Ctrl-C; "
+        "'wa-groups fake serve' does the same.",
+    )
+    parser.add_argument("--backend", choices=("graph", "wuts"), default="graph")
+    parser.add_argument("--port", type=int, default=0, help="0: any free port (default)")
+    parser.add_argument("--groups", type=int, default=12)
+    parser.add_argument("--join-requests", type=int, default=40)
+    args = parser.parse_args(argv)
+
+    async def serve() -> None:
+        async with SeededFake(
+            backend=args.backend, port=args.port, groups=args.groups, join_requests=args.join_requests
+        ) as served:
+            print(f"Fake on {served.base_url} with {served.summary()}; Ctrl-C stops it.", file=sys.stderr)
+            print(served.export_lines(), flush=True)
+            await asyncio.Event().wait()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        return 130
+    except (OSError, ValueError) as error:
+        print(f"python -m wa_groups.testing: error: {error}", file=sys.stderr)
+        return 2
+    return 0
