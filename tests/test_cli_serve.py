@@ -399,7 +399,10 @@ def test_vv_logs_each_request_without_the_token(graph: Shell) -> None:
     assert debug.returncode == 0
     assert re.search(rf"GET /{group}/invite_link -> 200 in \d+\.\d+s \(attempt 1\)", debug.stderr)
     assert FAKE_TOKEN not in debug.stderr
-    assert graph("-v", "invite-link", "get", group).stderr == ""
+    info = graph("-v", "invite-link", "get", group).stderr
+    assert info.startswith("wa-groups: Graph API v23.0 at http://127.0.0.1:")  # -v: where the command goes
+    assert "attempt 1" not in info  # the request log is for -vv
+    assert graph("invite-link", "get", group).stderr == ""
 
 
 def test_quiet_prints_only_errors(fresh: Shell) -> None:
@@ -450,9 +453,13 @@ def test_completion(graph: Shell) -> None:
 
 
 def _on_a_terminal(
-    shell: Shell, argv: list[str], answer: str | None = None, prompt: str = "[y/N] "
+    shell: Shell, argv: list[str], answer: str | None = None, prompt: str = "[y/N] ", interrupt: bool = False
 ) -> tuple[int, str]:
-    """Run the command with stdin, stdout and stderr on a pseudo-terminal; type ``answer`` at ``prompt``."""
+    """Run the command with stdin, stdout and stderr on a pseudo-terminal; type ``answer`` at ``prompt``.
+
+    With ``interrupt``, press Ctrl-C at the prompt instead (the signal is sent to the child: it has no
+    controlling terminal to get it from).
+    """
     master, slave = pty.openpty()
     child = subprocess.Popen(
         [sys.executable, "-m", "wa_groups", *argv],
@@ -480,6 +487,9 @@ def _on_a_terminal(
                 if answer is not None and prompt.encode() in seen:
                     os.write(master, answer.encode() + b"\n")
                     answer = None
+                if interrupt and prompt.encode() in seen:
+                    child.send_signal(signal.SIGINT)
+                    interrupt = False
             elif child.poll() is not None:
                 break
         status = child.wait(timeout=DEADLINE)
@@ -513,3 +523,12 @@ def test_a_terminal_is_asked_before_a_deletion(graph: Shell) -> None:
     assert status == 0, seen
     assert "Deletion of group" in seen
     assert graph("groups", "show", group).returncode == 1
+
+
+def test_ctrl_c_at_the_question_sends_nothing(graph: Shell) -> None:
+    group = _victim(graph, 36)
+    status, seen = _on_a_terminal(graph, ["invite-link", "reset", group], interrupt=True)
+    assert "The current link stops working. [y/N]" in seen
+    assert status == 130
+    assert "wa-groups: interrupted" in seen
+    assert graph("groups", "show", group).returncode == 0

@@ -196,7 +196,8 @@ async def test_credentials(fake: FakeWutsAPI, cli: Run, monkeypatch: pytest.Monk
     assert (await cli("groups", "list", "--token-file", "token"))[0] == 0
     monkeypatch.setenv("WUTS_TOKEN", "not-the-token")
     code, _, err = await cli("-v", "groups", "list")
-    assert code == 1 and err == "wa-groups: error: Invalid token [HTTP 401]\n"
+    assert code == 1 and err.splitlines()[-1] == "wa-groups: error: Invalid token [HTTP 401]"
+    assert err.startswith("wa-groups: WUTS gateway at http://127.0.0.1:")  # -v says where the command goes
 
 
 async def test_errors_are_one_line(fake: FakeWutsAPI, cli: Run) -> None:

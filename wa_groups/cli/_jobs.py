@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from ..bulk import BulkFailure, BulkProgress, BulkReport, BulkResult
-from ..errors import APIError, WAGroupsError
+from ..errors import APIError, ResponseError, TransportError, WAGroupsError
 from ._args import DEFAULT_REPORT
+from ._config import logger, network_hint
 from ._context import PROG, Context, ExitStatus, usage
 from ._output import GroupsDone, ProgressDisplay, format_duration, key_value_table
 
@@ -221,6 +222,7 @@ async def run_bulk(
     ``label`` is the job's operation (``approve_join_requests``); the display shows its human label.
     """
     progress = progress_display(ctx, label, total, groups)
+    logger.info("%s: the report goes to %s", job_name(label), path)
     started = time.monotonic()
     try:
         await job(progress)
@@ -247,6 +249,10 @@ async def run_bulk(
         ctx.out_json(done)
     else:
         ctx.out(key_value_table([("action", target.action), *summary_pairs(done)]))
+    if isinstance(target.stopped_by, (TransportError, ResponseError)):
+        # The server stopped answering, or is not the API: the same status and hint as a single call.
+        ctx.error(f"the job stopped early: {network_hint(ctx, target.stopped_by)}")
+        return ExitStatus.NETWORK
     if target.stopped_by is not None:
         ctx.error(f"the job stopped early: {target.stopped_by}")
     elif not target.ok and not ctx.json:

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from ..errors import ClientValidationError, ResponseError, TransportError, WAGroupsError
 from ._args import Handler
-from ._config import BACKEND_VARIABLE, BACKENDS, env
+from ._config import BACKEND_VARIABLE, BACKENDS, env, network_hint
 from ._context import PROG, CommandError, Context, ExitStatus, error_line
 from ._parser import backend_having, backend_of, build_parser, command_word
 
@@ -67,14 +67,6 @@ def _logging_handler(verbosity: int, stream: TextIO) -> tuple[logging.Logger, lo
     return logger, handler, level
 
 
-def _network_hint(ctx: Context, error: WAGroupsError) -> str:
-    """Return the error with a hint to check the base URL: the server did not answer, or not as the API does."""
-    backend = BACKENDS[str(ctx.option("backend", "graph"))]
-    setting = next(setting for setting in backend.settings if setting.keyword == "base_url")
-    url = ctx.option("base_url") or env(setting.variable) or setting.default
-    return f"{error}; check {setting.flag} or {setting.variable} (now {url})"
-
-
 def _take_extra_words(parser: argparse.ArgumentParser, args: argparse.Namespace, extras: list[str]) -> None:
     """Add words argparse left over (e.g. an id after ``--all``) to the command's list of words, or refuse them."""
     target = next((name for name in _WORD_LISTS if isinstance(getattr(args, name, None), list)), None)
@@ -123,7 +115,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return error.status
     except WAGroupsError as error:
         status = next(status for kind, status in ERROR_STATUS if isinstance(error, kind))
-        ctx.error(_network_hint(ctx, error) if status == ExitStatus.NETWORK else error)
+        ctx.error(network_hint(ctx, error) if status == ExitStatus.NETWORK else error)
         return status
     except BrokenPipeError:
         # The reader of stdout went away (e.g. '| head'): stop quietly, without a second error at exit.

@@ -131,7 +131,12 @@ async def _show_sample(ctx: Context, client: GroupsClient) -> None:
 async def _approve_all(ctx: Context, client: GroupsClient, report: BulkReport) -> float:
     """Approve every open join request of every group into ``report``; return the seconds it took."""
     args = ctx.args
-    progress = progress_display(ctx, "approve_join_requests", args.requests)
+    progress = progress_display(
+        ctx,
+        "approve_join_requests",
+        args.requests,
+        lambda: (sum(1 for result in report.groups.values() if result.exhausted), args.groups),
+    )
     started = time.monotonic()
     try:
         await run_all_join_requests(
