@@ -532,3 +532,35 @@ def test_ctrl_c_at_the_question_sends_nothing(graph: Shell) -> None:
     assert status == 130
     assert "wa-groups: interrupted" in seen
     assert graph("groups", "show", group).returncode == 0
+
+
+def test_fake_serve_sends_signed_webhooks_to_webhooks_serve(tmp_path: Path) -> None:
+    env = {**_base_env(), "WA_APP_SECRET": "app-secret-value", "WA_VERIFY_TOKEN": "verify-me"}
+    receiver = subprocess.Popen(
+        [sys.executable, "-m", "wa_groups", "webhooks", "serve", "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    served: Served | None = None
+    try:
+        assert receiver.stderr is not None and receiver.stdout is not None
+        url = receiver.stderr.readline().split()[3]
+        assert url.startswith("http://127.0.0.1:")
+        served = Served("fake", "serve", "--webhook-url", url, "--app-secret", "app-secret-value", cwd=tmp_path)
+        shell = Shell(served, tmp_path)
+        assert shell("groups", "create", "Webhook club").returncode == 0
+        timer = threading.Timer(DEADLINE, receiver.kill)
+        timer.start()
+        try:
+            event = json.loads(receiver.stdout.readline())
+        finally:
+            timer.cancel()
+        assert event["event"] == "GroupCreated"
+    finally:
+        if served is not None:
+            served.stop()
+        receiver.send_signal(signal.SIGINT)
+        receiver.communicate(timeout=DEADLINE)

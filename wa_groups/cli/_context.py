@@ -26,8 +26,8 @@ class ExitStatus(enum.IntEnum):
 
 
 _MEANINGS = {
-    ExitStatus.OK: "everything was done",
-    ExitStatus.FAILED: "some items failed, or the API refused the call",
+    ExitStatus.OK: "everything was done (or shown, with --dry-run)",
+    ExitStatus.FAILED: "some items failed, the API refused the call, or a question was answered no",
     ExitStatus.USAGE: "usage or configuration error (bad arguments, no access token, invalid values, port in use)",
     ExitStatus.NETWORK: "no answer from the server, or an answer that is not the API's (check --base-url)",
     ExitStatus.INTERRUPTED: (

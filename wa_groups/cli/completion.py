@@ -12,18 +12,20 @@ from ._context import Context, ExitStatus, usage
 #: The shells a script can be printed for, with where to put it.
 SHELLS = {
     "bash": 'eval "$(wa-groups completion bash)" in ~/.bashrc',
-    "zsh": "wa-groups completion zsh > ~/.zfunc/_wa-groups (a directory on $fpath)",
+    "zsh": "wa-groups completion zsh > ~/.zfunc/_wa-groups (~/.zfunc on $fpath)",
     "fish": "wa-groups completion fish > ~/.config/fish/completions/wa-groups.fish",
 }
 
 
 def add_commands(parser: argparse.ArgumentParser, command: CommandAdder) -> None:
     """Add the argument of ``completion`` to its parser."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.description = (
-        "Print a completion script for SHELL on stdout. It needs the optional shtab package: "
-        "python -m pip install 'wa-groups[cli]' (or: python -m pip install shtab). Install the script with: "
-        + "; ".join(f"{shell}: {where}" for shell, where in SHELLS.items())
-        + ". The script completes the commands of the backend chosen when it is made (--backend or WA_BACKEND)."
+        "Print a completion script for SHELL on stdout. It needs the optional shtab\n"
+        "package: python -m pip install 'wa-groups[cli]' (or just shtab).\n"
+        "It completes the commands of the backend chosen when it is made (--backend\n"
+        "or WA_BACKEND).\n\n"
+        "Install the script:\n" + "".join(f"  {shell + ':':<6}{where}\n" for shell, where in SHELLS.items())
     )
     parser.add_argument("shell", metavar="SHELL", choices=tuple(SHELLS), help="bash, zsh or fish")
     parser.set_defaults(handler=completion)
