@@ -67,7 +67,7 @@ def _logging_handler(verbosity: int, stream: TextIO) -> tuple[logging.Logger, lo
     return logger, handler, level
 
 
-def _take_extra_words(parser: argparse.ArgumentParser, args: argparse.Namespace, extras: list[str]) -> None:
+def _take_extra_words(args: argparse.Namespace, extras: list[str]) -> None:
     """Add words argparse left over (e.g. an id after ``--all``) to the command's list of words, or refuse them."""
     target = next((name for name in _WORD_LISTS if isinstance(getattr(args, name, None), list)), None)
     if target is None or any(word.startswith("-") for word in extras):
@@ -98,7 +98,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         args, extras = parser.parse_known_args(arguments)
         if extras:
-            _take_extra_words(parser, args, extras)
+            _take_extra_words(args, extras)
     except SystemExit as stop:
         code = stop.code
         return code if isinstance(code, int) else (ExitStatus.OK if code is None else ExitStatus.USAGE)
