@@ -199,9 +199,9 @@ class Transport:
         gate: RequestGate | None = state[1]
         try:
             if gate is None:
-                return _Outcome(value=await self._send_once(request))
+                return _Outcome(value=await self._send_once(request, state[0]))
             async with gate.slot():
-                return _Outcome(value=await self._send_once(request))
+                return _Outcome(value=await self._send_once(request, state[0]))
         except RequestWithheld as withheld:
             # A retry the job would not send: report how the previous attempt failed, since it may have
             # taken effect; with no previous attempt the request was simply never sent.
@@ -248,8 +248,9 @@ class Transport:
         elif wait > 0:
             await self.retry.sleep(wait)
 
-    async def _send_once(self, request: Request) -> Any:
+    async def _send_once(self, request: Request, attempt: int = 1) -> Any:
         session = self._get_session()
+        started = asyncio.get_running_loop().time()
         url = self._root + request.path
         data: Any = None
         headers = self._headers
@@ -283,6 +284,15 @@ class Transport:
             failure = TransportError(f"no answer within {self._timeout.total:g}s", operation=request.operation)
         except aiohttp.ClientError as exc:
             failure = TransportError(_describe(exc), operation=request.operation)
+        # The request log of -vv: method, path (never the query, the headers or a body), status, time, attempt.
+        logger.debug(
+            "%s %s -> %s in %.3fs (attempt %d)",
+            request.method,
+            request.path,
+            "no answer" if failure is not None else status,
+            asyncio.get_running_loop().time() - started,
+            attempt,
+        )
         if failure is not None:
             # Raised outside the except block: aiohttp's exceptions can carry request headers (the token),
             # so they must not ride along as __context__ or __cause__.

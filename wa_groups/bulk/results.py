@@ -165,6 +165,9 @@ class BulkResult(_JsonReport):
     exhausted: bool = False
     """True once the job's input was read to its end (for streamed inputs: every open request was tried)."""
 
+    details: dict[str, str] = attrs.field(factory=dict)
+    """What a job learnt per succeeded item, when it learns something (a broadcast: group id -> ``wamid``)."""
+
     @property
     def ok(self) -> bool:
         """True when every item succeeded and the job ran to its end."""
@@ -201,6 +204,7 @@ class BulkResult(_JsonReport):
             "failed": [{"item": f.item, "group_id": f.group_id, "error": _error_to_dict(f.error)} for f in self.failed],
             "not_attempted": list(self.not_attempted),
             "stopped_by": None if self.stopped_by is None else _error_to_dict(self.stopped_by),
+            **({"details": dict(self.details)} if self.details else {}),
         }
 
     @classmethod
@@ -218,6 +222,7 @@ class BulkResult(_JsonReport):
                 not_attempted=[str(i) for i in data.get("not_attempted", [])],
                 stopped_by=None if not data.get("stopped_by") else _error_from_dict(data["stopped_by"]),
                 exhausted=bool(data.get("exhausted", False)),
+                details={str(k): str(v) for k, v in (data.get("details") or {}).items()},
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ClientValidationError(f"not a bulk result: {exc!r}", argument="resume") from None

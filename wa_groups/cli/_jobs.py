@@ -11,11 +11,33 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
-from ..bulk import BulkFailure, BulkReport, BulkResult
-from ..errors import APIError, WAGroupsError
+from ..bulk import BulkFailure, BulkProgress, BulkReport, BulkResult
+from ..errors import APIError, ResponseError, TransportError, WAGroupsError
 from ._args import DEFAULT_REPORT
+from ._config import logger, network_hint
 from ._context import PROG, Context, ExitStatus, usage
-from ._output import ProgressDisplay, format_duration, key_value_table
+from ._output import GroupsDone, ProgressDisplay, format_duration, key_value_table
+
+#: What each job does, as its progress display says it (the report keeps the library's operation name).
+LABELS = {
+    "approve_join_requests": ("Approving join requests", "join requests"),
+    "reject_join_requests": ("Rejecting join requests", "join requests"),
+    "add_participants": ("Adding participants", "participants"),
+    "remove_participants": ("Removing participants", "participants"),
+    "promote_participants": ("Promoting participants", "participants"),
+    "demote_participants": ("Demoting participants", "participants"),
+}
+
+
+def job_label(operation: str) -> tuple[str, str]:
+    """Return (label, noun of the items) of a job, e.g. ``("Approving join requests", "join requests")``."""
+    return LABELS.get(operation, (operation.replace("_", " ").capitalize(), ""))
+
+
+def job_name(operation: str) -> str:
+    """Return a job's name for messages, e.g. ``approve join requests``."""
+    return operation.replace("_", " ")
+
 
 #: Run a participants bulk job: (items, resume, result, progress) -> awaitable.
 ParticipantsJob = Callable[[list[str], BulkResult | None, BulkResult, ProgressDisplay], Awaitable[object]]
@@ -46,7 +68,7 @@ def load_result(path: str, action: str, items: Iterable[str]) -> BulkResult:
         raise usage(f"{path} is the report of an --all-groups job: resume it with --all-groups")
     result = BulkResult.from_dict(data)
     if result.action and result.action != action:
-        raise usage(f"{path} is the report of a {result.action} job, not {action}")
+        raise usage(f"{path} is the report of another job ({job_name(result.action)}), not of {job_name(action)}")
     record_unaccounted_items(result, items)
     return result
 
@@ -58,7 +80,7 @@ def load_report(path: str, action: str) -> BulkReport:
         raise usage(f"{path} is the report of a one-group job: resume it with GROUP_ID")
     report = BulkReport.from_dict(data)
     if report.action != action:
-        raise usage(f"{path} is the report of a {report.action} job, not {action}")
+        raise usage(f"{path} is the report of another job ({job_name(report.action)}), not of {job_name(action)}")
     return report
 
 
@@ -163,6 +185,26 @@ def summary_pairs(job: dict[str, Any], succeeded_label: str = "succeeded") -> li
     return pairs
 
 
+class _Silent(ProgressDisplay):
+    """A progress display that shows nothing (``--quiet``)."""
+
+    def __call__(self, progress: BulkProgress) -> None:
+        """Ignore a snapshot."""
+
+    def finish(self, *, interrupted: bool = False) -> None:
+        """Do nothing."""
+
+
+def progress_display(
+    ctx: Context, operation: str, total: int | None, groups: GroupsDone | None = None
+) -> ProgressDisplay:
+    """Return the progress display of a job: live on a terminal, plain lines elsewhere, none with ``--quiet``."""
+    if ctx.verbosity < 0:
+        return _Silent(ctx.stderr, label="")
+    label, noun = job_label(operation)
+    return ProgressDisplay(ctx.stderr, label=label, total=total, live=ctx.live_progress, groups=groups, noun=noun)
+
+
 async def run_bulk(
     ctx: Context,
     *,
@@ -173,9 +215,14 @@ async def run_bulk(
     job: Callable[[ProgressDisplay], Awaitable[object]],
     settle: Callable[[], None] | None = None,
     on_interrupt: Callable[[], None] | None = None,
+    groups: GroupsDone | None = None,
 ) -> int:
-    """Run a bulk job with a progress display; write its report at the end and on Ctrl-C."""
-    progress = ProgressDisplay(ctx.stderr, label=label, total=total, live=ctx.live_progress)
+    """Run a bulk job with a progress display; write its report at the end and on Ctrl-C.
+
+    ``label`` is the job's operation (``approve_join_requests``); the display shows its human label.
+    """
+    progress = progress_display(ctx, label, total, groups)
+    logger.info("%s: the report goes to %s", job_name(label), path)
     started = time.monotonic()
     try:
         await job(progress)
@@ -202,10 +249,14 @@ async def run_bulk(
         ctx.out_json(done)
     else:
         ctx.out(key_value_table([("action", target.action), *summary_pairs(done)]))
+    if isinstance(target.stopped_by, (TransportError, ResponseError)):
+        # The server stopped answering, or is not the API: the same status and hint as a single call.
+        ctx.error(f"the job stopped early: {network_hint(ctx, target.stopped_by)}")
+        return ExitStatus.NETWORK
     if target.stopped_by is not None:
         ctx.error(f"the job stopped early: {target.stopped_by}")
     elif not target.ok and not ctx.json:
-        ctx.note(f"{PROG}: some items were not done; see {path}" if saved else f"{PROG}: some items were not done")
+        ctx.info(f"{PROG}: some items were not done; see {path}" if saved else f"{PROG}: some items were not done")
     return ExitStatus.OK if target.ok and saved else ExitStatus.FAILED
 
 

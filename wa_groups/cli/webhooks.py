@@ -30,6 +30,7 @@ def add_commands(parser: argparse.ArgumentParser, command: CommandAdder) -> None
         actions,
         "serve",
         "receive webhooks and print each event as a JSON line",
+        connects=False,
         description="Receive webhooks and print each verified event as one JSON line on stdout, until Ctrl-C. "
         "Needs WA_APP_SECRET (the Meta app secret) and WA_VERIFY_TOKEN in the environment. With --inbox or "
         "--redis, each event is stored before Meta gets its 200 and printed from the inbox, at least once, "
@@ -50,6 +51,7 @@ def add_commands(parser: argparse.ArgumentParser, command: CommandAdder) -> None
         dead_actions,
         "list",
         "print each dead letter as a JSON line",
+        connects=False,
         description="Print each dead letter as one JSON line: its id, attempts, last error and the event.",
     )
     _inbox_options(listing, required=True)
@@ -61,6 +63,7 @@ def add_commands(parser: argparse.ArgumentParser, command: CommandAdder) -> None
         dead_actions,
         "replay",
         "put dead letters back in line for their handler",
+        connects=False,
         description="Put dead letters back in line, with no failed attempts, for the receiver's handler to take "
         "again. With no ID, every dead letter.",
     )
@@ -103,7 +106,8 @@ async def serve_webhooks(ctx: Context) -> int:
             inbox=_open(ctx),
         )
     except OSError as error:
-        raise CommandError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+        # A port in use or an address that cannot be bound is a configuration error (status 2).
+        raise usage(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
     return ExitStatus.OK
 
 

@@ -3,6 +3,7 @@
 from ._parse import parse_webhook
 from ._serve import ReceiverServer
 from ._signature import SIGNATURE_HEADER, sign_body, verify_signature
+from .delivery import DeliveryTracker, TrackedMessage, status_error
 from .events import (
     EventError,
     EventParticipant,
@@ -11,13 +12,17 @@ from .events import (
     GroupCreateFailed,
     GroupDeleted,
     GroupDeleteFailed,
+    GroupMessageReceived,
     GroupMessageStatus,
     GroupSuspended,
     GroupSuspensionCleared,
     JoinRequestCreated,
     JoinRequestRevoked,
+    MessageMedia,
+    MessageSender,
     ParticipantsAdded,
     ParticipantsRemoved,
+    ReplyContext,
     SettingResult,
     SettingsUpdated,
     StatusPricing,
@@ -96,4 +101,11 @@ __all__ = [
     "parse_webhook",
     "verify_signature",
     "sign_body",
+    "DeliveryTracker",
+    "GroupMessageReceived",
+    "MessageMedia",
+    "MessageSender",
+    "ReplyContext",
+    "TrackedMessage",
+    "status_error",
 ]

@@ -437,6 +437,8 @@ class WebhookReceiver:
         except InboxUnavailableError as error:
             logger.error("could not store a webhook delivery, answering 503 so that Meta retries: %s", error)
             return web.Response(status=503, text="inbox unavailable", headers={"Retry-After": "30"})
+        if self._worker is not None and stored and not self.inbox.durable:
+            await self._worker.take_due()
         fresh_keys = {entry.item.key for entry in stored}
         fresh = []
         for event, item in pairs:

@@ -210,6 +210,18 @@ class InboxWorker:
         except Exception as error:  # the lease lapses and the event comes back: at-least-once, not lost
             logger.error("could not record a webhook handler's outcome in the inbox: %s", error)
 
+    async def take_due(self) -> None:
+        """Start handlers at once on the events due now, as far as free slots allow, without waiting.
+
+        The receiver calls it after storing into a :class:`MemoryInbox`, where taking is free, so that
+        handlers start before the delivery is answered, as they did before inboxes existed.
+        """
+        free = self._concurrency - len(self._running)
+        if self._pump is None or free <= 0:
+            return
+        for entry in await self.inbox.claim(free, wait=0.0):
+            self._spawn(entry)
+
     async def drain(self) -> None:
         """Wait until no handler runs and no event is due now (retries due later are not waited for)."""
         while True:
