@@ -25,9 +25,13 @@ from ..models import (
     SentMessage,
 )
 from .convert import CONVERTER
+from .endpoints import GROUPS_PAGE_MAX, JOIN_REQUESTS_PAGE_MAX
 from .errors import api_error, error_class_for, error_detail, retry_after_seconds
 
 T = TypeVar("T")
+
+#: The most items a Graph listing page holds.
+MAX_PAGE_ITEMS = max(GROUPS_PAGE_MAX, JOIN_REQUESTS_PAGE_MAX)
 
 
 def decode_response(status: int, headers: Mapping[str, str], raw: bytes, operation: str) -> Any:
@@ -89,6 +93,9 @@ def _decode_page(decoded: Any, operation: str, nested: str, cls: type[T]) -> Pag
     items_raw = data.get(nested, []) if isinstance(data, Mapping) else data
     if not isinstance(items_raw, list):
         raise ResponseError(f"{operation}: the listing is not a list")
+    if len(items_raw) > MAX_PAGE_ITEMS:
+        # Graph's pages hold at most 1024 items; a longer one is not Graph's answer (and would be held in memory).
+        raise ResponseError(f"{operation}: a page of {len(items_raw)} items, more than Graph's {MAX_PAGE_ITEMS}")
     before, after, has_next = _paging(top, operation)
     hook = CONVERTER.get_structure_hook(cls)  # looked up once per page, not per item
     try:
