@@ -30,6 +30,9 @@ from .errors import api_error, error_class_for, error_detail, retry_after_second
 
 T = TypeVar("T")
 
+#: HTTP statuses that, with a Graph error envelope, mean the request was refused before being processed.
+_REFUSED_UNPROCESSED = frozenset({429, 503})
+
 #: The most items a Graph listing page holds.
 MAX_PAGE_ITEMS = max(GROUPS_PAGE_MAX, JOIN_REQUESTS_PAGE_MAX)
 
@@ -44,7 +47,13 @@ def decode_response(status: int, headers: Mapping[str, str], raw: bytes, operati
     """
     decoded = load_json(status, headers, raw, operation, retry_after_seconds)
     if isinstance(decoded, Mapping) and isinstance(decoded.get("error"), Mapping):
-        raise api_error(decoded["error"], http_status=status, headers=headers, operation=operation)
+        error = api_error(decoded["error"], http_status=status, headers=headers, operation=operation)
+        if status in _REFUSED_UNPROCESSED:
+            # Graph itself answered "too many requests" or "unavailable" in its own envelope: it refused the
+            # request before doing anything, so even an operation never repeated blindly may be sent again.
+            # (A bare 503 page from a proxy proves nothing of the kind and stays ambiguous.)
+            error.not_processed = True
+        raise error
     if status >= 400:
         cls = error_class_for(None, status)
         raise cls(
