@@ -277,7 +277,13 @@ class Job:
                 done, failures = await self.call(run.result.group_id, batch)
             except JobStopped:
                 state.recorded = True
-                self.not_attempted(run, batch)
+                if not notes:
+                    self.not_attempted(run, batch)
+                    return
+                # An earlier attempt's answer was lost before the stop withheld the next: it may have taken effect.
+                lost = TransportError("the job stopped after an attempt of this batch whose answer was lost")
+                lost.mark_outcome_unknown()
+                self.record(run, [], [(key, lost) for key in batch])
                 return
             except WAGroupsError as error:
                 if isinstance(error, AuthenticationError):
@@ -489,7 +495,8 @@ class Job:
 
     async def _watch_stop(self, event: asyncio.Event) -> None:
         await event.wait()
-        self.halt(JobStopped("the job was asked to stop; what was not sent is not attempted"))
+        # A plain WAGroupsError, so the report reads the same after a JSON round trip.
+        self.halt(WAGroupsError("the job was asked to stop; what was not sent is not attempted"))
 
     async def guarded(self, work: Awaitable[None]) -> None:
         """Run ``work`` with this job's gate installed; on cancellation leave every result consistent."""
@@ -647,6 +654,8 @@ async def run_items(
     todo = again if again is not None else unique(items, normalise, run if keep_spelling else None)
     job.total = len(todo) + len(unknown)
     job.snapshot = lambda: job.snapshot_result(run)
+    for key in todo:  # queued before the first checkpoint, so even a kill at once leaves every item on record
+        job.accept(run, key)
 
     async def work() -> None:
         if before is not None and todo:

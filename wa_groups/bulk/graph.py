@@ -8,14 +8,15 @@ module never imports the client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import attrs
 
 from .. import errors as errors_module
-from .._core.gate import ambiguity_note
+from .._core.gate import ambiguity_note, current_gate
 from .._core.retry import RetryPolicy
 from .._graph.checks import check_id, normalise_user
 from .._graph.endpoints import PARTICIPANTS_PER_CALL
@@ -106,9 +107,25 @@ ALREADY_IN = 131202
 NOT_IN = 131212
 
 
+@contextlib.contextmanager
+def _past_the_gate() -> Iterator[None]:
+    """Let the requests made inside finish a batch already sent, even once its job is stopping.
+
+    A batch that is on the wire is drained, not abandoned: the look at the group that settles its outcome,
+    or the resend of the part Graph refused, must not be withheld by the stop, or the batch's outcome would
+    be lost.
+    """
+    token = current_gate.set(None)
+    try:
+        yield
+    finally:
+        current_gate.reset(token)
+
+
 async def members_of(client: GraphCalls, group_id: str) -> set[str]:
     """Return every way the group's current participants are named (WhatsApp ids, user ids, usernames)."""
-    info = await client.get_group(group_id, fields=["participants"])
+    with _past_the_gate():
+        info = await client.get_group(group_id, fields=["participants"])
     names: set[str] = set()
     for participant in info.participants or ():
         names.update(n for n in (participant.wa_id, participant.user_id, participant.username) if n)
@@ -266,10 +283,9 @@ def participants_call(
             return [], [(k, refused) for k in batch]
         if rest:
             try:
-                await send(group_id, rest)
+                with _past_the_gate():
+                    await send(group_id, rest)
                 done += rest
-            except JobStopped:
-                raise
             except WAGroupsError as again:
                 failures += [(k, again) for k in rest]
         return done, failures
@@ -413,6 +429,8 @@ async def run_join_requests(
         explicit, stream = None, True
     job.total = None if stream else len(explicit or ()) + len(unknown)
     source = _join_requests_stream(client) if stream else None
+    for key in explicit or ():  # queued before the first checkpoint, so a kill at once leaves them on record
+        job.accept(run, key)
 
     async def work() -> None:
         if learn and explicit:
