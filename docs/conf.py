@@ -66,7 +66,7 @@ nitpick_ignore_regex = [
     (r"py:class", r"(wa_groups(\.[a-z_]+)*\.)?_[A-Za-z_.]+"),
     (r"py:meth", r"__str__"),
     # The TypedDict of connection keyword arguments (``**connection``), described in the client docstrings.
-    (r"py:class", r"(wa_groups\._request\.)?(ConnectionOptions|Unpack)"),
+    (r"py:class", r"(wa_groups\._core\.shell\.)?(ConnectionOptions|Unpack)"),
 ]
 
 # -- HTML -------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Shared fixtures: a running fake Graph server and clients whose retry waits are recorded, not slept."""
+"""Shared fixtures: clients of the shipped ``fake_graph`` fixture whose retry waits are recorded, not slept."""
 
 from __future__ import annotations
 
@@ -47,12 +47,12 @@ def policy(sleeps: SleepRecorder) -> RetryPolicy:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeGraphAPI]:
-    async with FakeGraphAPI() as server:
-        yield server
+def fake(fake_graph: FakeGraphAPI) -> FakeGraphAPI:
+    """The shipped ``fake_graph`` fixture (``wa_groups.testing.pytest_plugin``) under the tests' short name."""
+    return fake_graph
 
 
 @pytest.fixture
-async def client(fake: FakeGraphAPI, policy: RetryPolicy) -> AsyncIterator[GroupsClient]:
-    async with fake.client(retry=policy) as groups_client:
+async def client(fake_graph: FakeGraphAPI, policy: RetryPolicy) -> AsyncIterator[GroupsClient]:
+    async with fake_graph.client(retry=policy) as groups_client:
         yield groups_client

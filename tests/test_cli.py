@@ -6,85 +6,48 @@ called in-process, and a child process (``python -m wa_groups``) can be pointed 
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import io
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
-from wa_groups._cli_output import ProgressDisplay, format_table
 from wa_groups.bulk import BulkProgress, BulkReport, BulkResult
 from wa_groups.cli import main
+from wa_groups.cli._output import ProgressDisplay, format_table
 from wa_groups.testing import FakeGraphAPI
-
-T = TypeVar("T")
+from wa_groups.testing.threaded import ThreadedFake
 
 CANARY = "CANARY-tok3n-9f8e7d6c5b4a"
 REPO_ROOT = str(Path(__file__).resolve().parent.parent)
 #: Upper bound for waits on a child process; only a safety net against hangs, never an assertion on speed.
 DEADLINE = 60.0
 
-
-class ThreadedFake:
-    """A FakeGraphAPI serving from its own event loop in a daemon thread."""
-
-    def __init__(self, **options: Any) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="fake-graph", daemon=True)
-        self.thread.start()
-
-        async def start() -> FakeGraphAPI:
-            fake = FakeGraphAPI(**options)
-            await fake.start()
-            return fake
-
-        self.fake = self.run(start())
-
-    def run(self, coro: Any) -> Any:
-        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return future.result(timeout=DEADLINE)
-
-    def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a plain function on the fake's loop (its state is only touched from there)."""
-
-        async def invoke() -> T:
-            return function(*args, **kwargs)
-
-        result: T = self.run(invoke())
-        return result
-
-    def close(self) -> None:
-        self.run(self.fake.close())
-        self.run(self.loop.shutdown_asyncgens())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=DEADLINE)
-        self.loop.close()
+GraphFake = ThreadedFake[FakeGraphAPI]
 
 
 @pytest.fixture
-def make_fake() -> Iterator[Callable[..., ThreadedFake]]:
-    started: list[ThreadedFake] = []
+def make_fake() -> Iterator[Callable[..., GraphFake]]:
+    started: list[GraphFake] = []
 
-    def make(**options: Any) -> ThreadedFake:
+    def make(**options: Any) -> GraphFake:
         options.setdefault("access_token", CANARY)
-        fake = ThreadedFake(**options)
+        fake = ThreadedFake(functools.partial(FakeGraphAPI, **options), timeout=DEADLINE).start()
         started.append(fake)
         return fake
 
     yield make
     for fake in started:
-        fake.close()
+        fake.stop()
 
 
 def _point_env(monkeypatch: pytest.MonkeyPatch, fake: FakeGraphAPI, token: str = CANARY) -> None:
@@ -103,7 +66,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def graph(make_fake: Callable[..., ThreadedFake], monkeypatch: pytest.MonkeyPatch) -> ThreadedFake:
+def graph(make_fake: Callable[..., GraphFake], monkeypatch: pytest.MonkeyPatch) -> GraphFake:
     fake = make_fake()
     _point_env(monkeypatch, fake.fake)
     return fake
@@ -128,7 +91,7 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Run:
 # ------------------------------------------------------------------------------------------------- groups
 
 
-def test_groups_list_table(graph: ThreadedFake, cli: Run) -> None:
+def test_groups_list_table(graph: GraphFake, cli: Run) -> None:
     ids = graph.call(graph.fake.add_groups, 3, "Book club")
     code, out, err = cli("groups", "list")
     assert code == 0, err
@@ -139,7 +102,7 @@ def test_groups_list_table(graph: ThreadedFake, cli: Run) -> None:
     assert lines[-1] == "3 groups"
 
 
-def test_groups_list_json_accepts_global_options_after_the_command(graph: ThreadedFake, cli: Run) -> None:
+def test_groups_list_json_accepts_global_options_after_the_command(graph: GraphFake, cli: Run) -> None:
     ids = graph.call(graph.fake.add_groups, 30)
     code, out, _ = cli("groups", "list", "--json", "--page-size", "7")
     assert code == 0
@@ -152,12 +115,12 @@ def test_groups_list_json_accepts_global_options_after_the_command(graph: Thread
     assert [group["id"] for group in json.loads(out)] == ids[:4]
 
 
-def test_groups_list_empty(graph: ThreadedFake, cli: Run) -> None:
+def test_groups_list_empty(graph: GraphFake, cli: Run) -> None:
     assert cli("groups", "list") == (0, "No active groups.\n", "")
     assert cli("groups", "list", "--json")[:2] == (0, "[]\n")
 
 
-def test_groups_show(graph: ThreadedFake, cli: Run) -> None:
+def test_groups_show(graph: GraphFake, cli: Run) -> None:
     gid = graph.call(
         graph.fake.add_group, "Hikers", description="Weekend walks", participants=["+1 650 555 0101", "16505550102"]
     )
@@ -175,7 +138,7 @@ def test_groups_show(graph: ThreadedFake, cli: Run) -> None:
     assert {p["wa_id"] for p in data["participants"]} == {"16505550101", "16505550102"}
 
 
-def test_groups_create_update_delete(graph: ThreadedFake, cli: Run) -> None:
+def test_groups_create_update_delete(graph: GraphFake, cli: Run) -> None:
     code, out, err = cli(
         "groups", "create", "Reading circle", "--description", "Monthly", "--join-approval-mode", "approval_required"
     )
@@ -198,7 +161,7 @@ def test_groups_create_update_delete(graph: ThreadedFake, cli: Run) -> None:
     assert graph.call(lambda: len(graph.fake.groups)) == 0
 
 
-def test_invite_link(graph: ThreadedFake, cli: Run) -> None:
+def test_invite_link(graph: GraphFake, cli: Run) -> None:
     gid = graph.call(graph.fake.add_group, "Link test")
     code, out, _ = cli("invite-link", "get", gid)
     assert code == 0
@@ -213,7 +176,7 @@ def test_invite_link(graph: ThreadedFake, cli: Run) -> None:
     assert "deleted" in out
 
 
-def test_participants_add_and_remove(graph: ThreadedFake, cli: Run) -> None:
+def test_participants_add_and_remove(graph: GraphFake, cli: Run) -> None:
     gid = graph.call(graph.fake.add_group, "Team")
     code, out, err = cli("participants", "add", gid, "+1 (650) 555-0100", "16505550101")
     assert code == 0, err
@@ -224,7 +187,7 @@ def test_participants_add_and_remove(graph: ThreadedFake, cli: Run) -> None:
 
 
 def test_participants_bulk_with_users_file(
-    make_fake: Callable[..., ThreadedFake], monkeypatch: pytest.MonkeyPatch, cli: Run, tmp_path: Path
+    make_fake: Callable[..., GraphFake], monkeypatch: pytest.MonkeyPatch, cli: Run, tmp_path: Path
 ) -> None:
     fake = make_fake(max_participants=1000)
     _point_env(monkeypatch, fake.fake)
@@ -242,7 +205,7 @@ def test_participants_bulk_with_users_file(
 # ------------------------------------------------------------------------------------------ join requests
 
 
-def test_join_requests_list(graph: ThreadedFake, cli: Run) -> None:
+def test_join_requests_list(graph: GraphFake, cli: Run) -> None:
     gid = graph.call(graph.fake.add_group, "Queue")
     ids = graph.call(graph.fake.add_join_requests, gid, 3)
     code, out, _ = cli("join-requests", "list", gid)
@@ -253,7 +216,7 @@ def test_join_requests_list(graph: ThreadedFake, cli: Run) -> None:
 
 
 def test_join_requests_approve_all_with_report(
-    make_fake: Callable[..., ThreadedFake], monkeypatch: pytest.MonkeyPatch, cli: Run, tmp_path: Path
+    make_fake: Callable[..., GraphFake], monkeypatch: pytest.MonkeyPatch, cli: Run, tmp_path: Path
 ) -> None:
     fake = make_fake(max_participants=1000)
     _point_env(monkeypatch, fake.fake)
@@ -271,7 +234,7 @@ def test_join_requests_approve_all_with_report(
     assert "approve_join_requests:" in err  # plain progress lines: stderr is not a terminal here
 
 
-def test_join_requests_reject_explicit_ids_json(graph: ThreadedFake, cli: Run, tmp_path: Path) -> None:
+def test_join_requests_reject_explicit_ids_json(graph: GraphFake, cli: Run, tmp_path: Path) -> None:
     gid = graph.call(graph.fake.add_group, "Picky")
     ids = graph.call(graph.fake.add_join_requests, gid, 3)
     code, out, _ = cli("--json", "join-requests", "reject", gid, ids[0], ids[1], "no-such-request")
@@ -285,7 +248,7 @@ def test_join_requests_reject_explicit_ids_json(graph: ThreadedFake, cli: Run, t
     assert graph.call(lambda: dict(graph.fake.rejected)) == {ids[0]: 1, ids[1]: 1}
 
 
-def test_join_requests_all_groups(graph: ThreadedFake, cli: Run, tmp_path: Path) -> None:
+def test_join_requests_all_groups(graph: GraphFake, cli: Run, tmp_path: Path) -> None:
     open_ids: list[str] = []
     for gid in graph.call(graph.fake.add_groups, 5):
         open_ids += graph.call(graph.fake.add_join_requests, gid, 4)
@@ -301,7 +264,7 @@ def test_join_requests_all_groups(graph: ThreadedFake, cli: Run, tmp_path: Path)
     assert "some items were not done" in err
 
 
-def test_join_requests_all_groups_success_json(graph: ThreadedFake, cli: Run) -> None:
+def test_join_requests_all_groups_success_json(graph: GraphFake, cli: Run) -> None:
     for gid in graph.call(graph.fake.add_groups, 3):
         graph.call(graph.fake.add_join_requests, gid, 2)
     code, out, _ = cli("--json", "join-requests", "approve", "--all-groups", "--report", "r.json")
@@ -322,7 +285,7 @@ def test_join_requests_all_groups_success_json(graph: ThreadedFake, cli: Run) ->
         (["join-requests", "approve", "G1", "--all", "--resume", "missing.json"], "cannot read the report"),
     ],
 )
-def test_join_requests_usage_errors(graph: ThreadedFake, cli: Run, argv: list[str], message: str) -> None:
+def test_join_requests_usage_errors(graph: GraphFake, cli: Run, argv: list[str], message: str) -> None:
     code, out, err = cli(*argv)
     assert code == 2
     assert out == ""
@@ -330,7 +293,7 @@ def test_join_requests_usage_errors(graph: ThreadedFake, cli: Run, argv: list[st
     assert message in err
 
 
-def test_resume_rejects_a_report_of_another_job(graph: ThreadedFake, cli: Run, tmp_path: Path) -> None:
+def test_resume_rejects_a_report_of_another_job(graph: GraphFake, cli: Run, tmp_path: Path) -> None:
     gid = graph.call(graph.fake.add_group, "One")
     (tmp_path / "one.json").write_text(BulkResult(action="approve_join_requests", group_id=gid).to_json())
     code, _, err = cli("join-requests", "reject", gid, "--all", "--resume", "one.json")
@@ -348,7 +311,7 @@ def test_resume_rejects_a_report_of_another_job(graph: ThreadedFake, cli: Run, t
 # ------------------------------------------------------------------------------------------------- errors
 
 
-def test_api_error_is_one_line_and_exit_1(graph: ThreadedFake, cli: Run) -> None:
+def test_api_error_is_one_line_and_exit_1(graph: GraphFake, cli: Run) -> None:
     code, out, err = cli("groups", "show", "unknown-group")
     assert code == 1
     assert out == ""
@@ -357,7 +320,7 @@ def test_api_error_is_one_line_and_exit_1(graph: ThreadedFake, cli: Run) -> None
     assert "[HTTP 400]" in err
 
 
-def test_missing_token_exit_2(graph: ThreadedFake, cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_token_exit_2(graph: GraphFake, cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WA_ACCESS_TOKEN")
     code, out, err = cli("groups", "list")
     assert code == 2
@@ -365,7 +328,7 @@ def test_missing_token_exit_2(graph: ThreadedFake, cli: Run, monkeypatch: pytest
     assert err == "wa-groups: error: no access token: set WA_ACCESS_TOKEN or pass --token-file PATH\n"
 
 
-def test_missing_phone_number_id_exit_2(graph: ThreadedFake, cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_phone_number_id_exit_2(graph: GraphFake, cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WA_PHONE_NUMBER_ID")
     code, _, err = cli("groups", "list")
     assert code == 2
@@ -391,7 +354,7 @@ def test_bad_arguments_exit_2(cli: Run, argv: list[str]) -> None:
     assert "error:" in err
 
 
-def test_invalid_configuration_exit_2(graph: ThreadedFake, cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_invalid_configuration_exit_2(graph: GraphFake, cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WA_BASE_URL", "http://graph.example.com")  # plain http only for loopback
     code, _, err = cli("groups", "list")
     assert code == 2
@@ -408,7 +371,7 @@ def test_help_and_version_exit_0(cli: Run) -> None:
     assert out.startswith("wa-groups ")
 
 
-def test_token_file(graph: ThreadedFake, cli: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_token_file(graph: GraphFake, cli: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("WA_ACCESS_TOKEN")
     (tmp_path / "token").write_text(CANARY + "\n")
     graph.call(graph.fake.add_groups, 2)
@@ -421,7 +384,7 @@ def test_token_file(graph: ThreadedFake, cli: Run, monkeypatch: pytest.MonkeyPat
 
 
 def test_rejected_token_is_never_printed(
-    make_fake: Callable[..., ThreadedFake], monkeypatch: pytest.MonkeyPatch, cli: Run
+    make_fake: Callable[..., GraphFake], monkeypatch: pytest.MonkeyPatch, cli: Run
 ) -> None:
     fake = make_fake(access_token="the-right-token")
     _point_env(monkeypatch, fake.fake, token=CANARY)  # the fake refuses the canary
@@ -431,7 +394,7 @@ def test_rejected_token_is_never_printed(
         assert "error:" in err
 
 
-def test_verbose_logging_keeps_the_token_out(graph: ThreadedFake, cli: Run, caplog: pytest.LogCaptureFixture) -> None:
+def test_verbose_logging_keeps_the_token_out(graph: GraphFake, cli: Run, caplog: pytest.LogCaptureFixture) -> None:
     graph.call(graph.fake.add_fault, _fault(status=500, code=131000, times=1))
     code, _, _ = cli("-v", "groups", "list")
     assert code == 0
@@ -496,7 +459,7 @@ def _wait_for(condition: Callable[[], bool], child: subprocess.Popen[str]) -> No
 
 
 def test_ctrl_c_writes_the_report_and_resume_finishes_the_job(
-    make_fake: Callable[..., ThreadedFake], monkeypatch: pytest.MonkeyPatch, cli: Run, tmp_path: Path
+    make_fake: Callable[..., GraphFake], monkeypatch: pytest.MonkeyPatch, cli: Run, tmp_path: Path
 ) -> None:
     threaded = make_fake(max_participants=100_000, latency=0.01, record_requests=False)
     fake = threaded.fake
@@ -548,7 +511,7 @@ def test_ctrl_c_writes_the_report_and_resume_finishes_the_job(
 
 
 def test_ctrl_c_on_one_group_with_explicit_ids_and_resume(
-    make_fake: Callable[..., ThreadedFake], monkeypatch: pytest.MonkeyPatch, cli: Run, tmp_path: Path
+    make_fake: Callable[..., GraphFake], monkeypatch: pytest.MonkeyPatch, cli: Run, tmp_path: Path
 ) -> None:
     threaded = make_fake(max_participants=100_000, latency=0.02, record_requests=False)
     fake = threaded.fake
@@ -691,3 +654,32 @@ def test_table_keeps_ids_whole_and_aligns_numbers() -> None:
     assert "s" * 80 not in lines[1]
     assert lines[1].endswith("    5")
     assert lines[2].endswith("1,234")
+
+
+# ------------------------------------------------------------------------------------------ command table
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    script = (
+        "import contextlib, io, sys\n"
+        "from wa_groups.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['groups', 'list', '--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('wa_groups.cli.', 'wa_groups.testing'))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=DEADLINE, check=True
+    ).stdout
+    loaded = json.loads(out.replace("'", '"'))
+    assert "wa_groups.cli.graph_groups" in loaded
+    assert not [m for m in loaded if m.startswith("wa_groups.testing") or m.endswith((".demo", ".webhooks"))]
+
+
+def test_threaded_fake_runs_a_wuts_fake_too() -> None:
+    from wa_groups.testing import FakeWutsAPI
+
+    with ThreadedFake(FakeWutsAPI) as server:
+        assert server.base_url.startswith("http://127.0.0.1:")
+        assert server.call(lambda: server.fake.running)
+    with pytest.raises(RuntimeError):
+        _ = server.fake

@@ -32,7 +32,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +40,10 @@ import pytest
 
 from wa_groups import errors as errors_module
 from wa_groups._graph.errors import AUTH_SUBCODES, ERROR_CLASSES
-from wa_groups.cli import _build_parser, main
+from wa_groups.cli import main
+from wa_groups.cli._parser import build_parser as _build_parser
 from wa_groups.testing import FakeGraphAPI
+from wa_groups.testing.threaded import ThreadedFake
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 NOT_TESTED = "<!-- not-tested -->"
@@ -202,42 +203,19 @@ def test_python_examples_are_plain_fences() -> None:
 # ------------------------------------------------------------------------------------------ console blocks
 
 
-class ThreadedFake:
-    """A FakeGraphAPI serving from its own event loop in a daemon thread, for in-process CLI runs."""
+def seed(server: ThreadedFake[FakeGraphAPI]) -> dict[str, str]:
+    """Seed the groups and join requests the console examples name, on the fake's own loop."""
 
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="docs-fake-graph", daemon=True)
-        self.thread.start()
-        self.fake: FakeGraphAPI = self.run(self._start())
+    def add() -> dict[str, str]:
+        fake = server.fake
+        group = fake.add_group(
+            "Book club", join_approval_mode="approval_required", participants=["+1 555 0100", "+1 555 0101"]
+        )
+        fake.add_groups(3, "Running club")
+        requests = fake.add_join_requests(group, 4)
+        return {"GROUP_ID": group, "JOIN_REQUEST_ID": requests[0], "SECOND_JOIN_REQUEST_ID": requests[1]}
 
-    async def _start(self) -> FakeGraphAPI:
-        fake = FakeGraphAPI()
-        await fake.start()
-        return fake
-
-    def run(self, coro: Any) -> Any:
-        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return future.result(timeout=EXAMPLE_DEADLINE)
-
-    def seed(self) -> dict[str, str]:
-        async def seed() -> dict[str, str]:
-            fake = self.fake
-            group = fake.add_group(
-                "Book club", join_approval_mode="approval_required", participants=["+1 555 0100", "+1 555 0101"]
-            )
-            fake.add_groups(3, "Running club")
-            requests = fake.add_join_requests(group, 4)
-            return {"GROUP_ID": group, "JOIN_REQUEST_ID": requests[0], "SECOND_JOIN_REQUEST_ID": requests[1]}
-
-        result: dict[str, str] = self.run(seed())
-        return result
-
-    def close(self) -> None:
-        self.run(self.fake.close())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=EXAMPLE_DEADLINE)
-        self.loop.close()
+    return server.call(add)
 
 
 def commands(block: Block) -> list[str]:
@@ -262,9 +240,9 @@ def commands(block: Block) -> list[str]:
 
 @pytest.mark.parametrize("page", CONSOLE_PAGES, ids=[str(p.relative_to(DOCS)) for p in CONSOLE_PAGES])
 def test_console_examples_run(page: Path, isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    server = ThreadedFake()
+    server = ThreadedFake(FakeGraphAPI, timeout=EXAMPLE_DEADLINE).start()
     try:
-        variables = server.seed()
+        variables = seed(server)
         fake = server.fake
         os.environ.update(
             WA_ACCESS_TOKEN=fake.access_token,
@@ -290,7 +268,7 @@ def test_console_examples_run(page: Path, isolated: Path, capsys: pytest.Capture
                 ran += 1
         assert ran, f"{page}: no command ran"
     finally:
-        server.close()
+        server.stop()
 
 
 # ------------------------------------------------------------------------------------- coverage of the docs

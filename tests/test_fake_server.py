@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from wa_groups.testing import FakeGraphAPI, FakeGroup, Fault, IndexedDict
-from wa_groups.testing._graph import jpeg_dimensions, normalize_user
+from wa_groups.testing._graph_state import jpeg_dimensions, normalize_user
 from wa_groups.testing.pytest_plugin import fake_graph  # noqa: F401 - the fixture under test
 
 TOKEN = "test-token"

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from wa_groups import RetryPolicy
-from wa_groups import cli as cli_module
 from wa_groups.bulk import BulkResult
+from wa_groups.cli import _config as cli_config
 from wa_groups.cli import main
 from wa_groups.testing import FakeWutsAPI, WutsFault
 from wa_groups.wuts import WutsClient
@@ -38,7 +38,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith(("WA_", "WUTS_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli_module, "WutsClient", functools.partial(WutsClient, retry=RetryPolicy(sleep=no_sleep)))
+    monkeypatch.setattr(cli_config, "WutsClient", functools.partial(WutsClient, retry=RetryPolicy(sleep=no_sleep)))
 
 
 @pytest.fixture

@@ -97,7 +97,7 @@ async def test_create_group_options_community_and_parent(fake: FakeWutsAPI, clie
 async def test_list_and_get(fake: FakeWutsAPI, client: WutsClient) -> None:
     first = fake.add_group("One", participants=[A], admins=[A])
     fake.add_group("Not mine", device_member=False)
-    groups = await client.list_groups()
+    groups = [group async for group in client.iter_groups()]
     assert [g.jid for g in groups] == [first]
     assert groups[0].participants is None and groups[0].members_count == 2
     info = await client.get_group(first)
@@ -206,7 +206,7 @@ async def test_join_by_link_and_by_code(fake: FakeWutsAPI, client: WutsClient) -
     assert fake.device_jid in fake.groups[open_group].members
     closed = fake.add_group("Closed", device_member=False, device_admin=False, join_approval=True)
     target = fake.groups[closed]
-    result = await client.join_group(code=target.invite_code, group_jid=closed, inviter_jid=target.owner)
+    result = await client.join_group(code=target.invite_code, group_id=closed, inviter_jid=target.owner)
     assert last(fake).json == {"code": target.invite_code, "group_jid": closed, "inviter_jid": target.owner}
     assert result.pending_approval and target.pending == [fake.device_jid]
     with pytest.raises(ClientValidationError):
@@ -289,7 +289,7 @@ async def test_link_and_unlink_a_group(fake: FakeWutsAPI, client: WutsClient) ->
 async def test_wrong_token_quickstart_envelope(fake: FakeWutsAPI, policy: RetryPolicy) -> None:
     async with WutsClient("0" * 36, base_url=fake.base_url, retry=policy) as client:
         with pytest.raises(AuthenticationError) as caught:
-            await client.list_groups()
+            [group async for group in client.iter_groups()]
     assert caught.value.http_status == 401 and caught.value.type is None
     assert len(fake.requests) == 1
 
@@ -340,7 +340,7 @@ async def test_device_not_ready_everywhere(fake: FakeWutsAPI, sleeps: SleepRecor
     fake.device_ready = False
     async with fake.client(retry=RetryPolicy(max_attempts=3, sleep=sleeps)) as client:
         with pytest.raises(DeviceNotReadyError) as caught:
-            await client.list_groups()
+            [group async for group in client.iter_groups()]
         assert caught.value.retryable and caught.value.type == "DEVICE_NOT_READY"
         assert len(fake.requests) == 3
         with pytest.raises(DeviceNotReadyError) as refused:
@@ -354,7 +354,7 @@ async def test_server_errors_are_retried_only_when_harmless(
     fake: FakeWutsAPI, client: WutsClient, sleeps: SleepRecorder
 ) -> None:
     fake.add_fault(Fault(status=500, times=1))
-    assert await client.list_groups() == []
+    assert [group async for group in client.iter_groups()] == []
     fake.add_fault(Fault(method="POST", path="^/groups$", status=500, times=1, after_effect=True))
     with pytest.raises(ServerError) as caught:
         await client.create_group("Maybe", [A])
@@ -364,17 +364,17 @@ async def test_server_errors_are_retried_only_when_harmless(
 
 async def test_throttling_and_malformed_answers(fake: FakeWutsAPI, client: WutsClient, sleeps: SleepRecorder) -> None:
     fake.add_fault(WutsFault(status=429, retry_after=2, times=1))
-    assert await client.list_groups() == []
+    assert [group async for group in client.iter_groups()] == []
     assert sleeps.waits == [2.0]
     fake.add_fault(Fault(status=502, malformed=True, times=10))
     with pytest.raises(ResponseError) as caught:
-        await client.list_groups()
+        [group async for group in client.iter_groups()]
     assert caught.value.http_status == 502
     fake.clear_faults()
     fake.set_rate_limit(0, burst=1, retry_after_header=True)
-    await client.list_groups()
+    [group async for group in client.iter_groups()]
     with pytest.raises(RateLimitError):
-        await client.list_groups()  # the bucket never refills: the wait is beyond max_wait
+        [group async for group in client.iter_groups()]  # the bucket never refills: the wait is beyond max_wait
 
 
 async def test_token_never_leaks(fake: FakeWutsAPI, caplog: pytest.LogCaptureFixture) -> None:
@@ -382,7 +382,7 @@ async def test_token_never_leaks(fake: FakeWutsAPI, caplog: pytest.LogCaptureFix
     fake.add_fault(WutsFault(status=503, error_code="DEVICE_NOT_READY", times=10))
     async with fake.client(retry=RetryPolicy(max_attempts=2, sleep=SleepRecorder())) as client:
         with pytest.raises(DeviceNotReadyError) as caught:
-            await client.list_groups()
+            [group async for group in client.iter_groups()]
         texts = [repr(client), str(caught.value), repr(caught.value), repr(caught.value.raw), caplog.text]
         texts += [repr(request) for request in fake.requests]
         texts += [request.path + str(request.query) for request in fake.requests]
@@ -398,18 +398,18 @@ async def test_lifecycle(fake: FakeWutsAPI) -> None:
     client = fake.client()
     with pytest.raises(TypeError, match="async with"), client:
         pass
-    await client.list_groups()
+    [group async for group in client.iter_groups()]
     await client.close()
     await client.close()
     assert client.closed
     with pytest.raises(WAGroupsError, match="closed"):
-        await client.list_groups()
+        [group async for group in client.iter_groups()]
 
 
 async def test_a_session_passed_in_stays_open(fake: FakeWutsAPI) -> None:
     async with aiohttp.ClientSession() as session:
         async with fake.client(session=session) as client:
-            await client.list_groups()
+            [group async for group in client.iter_groups()]
         assert not session.closed
 
 

@@ -21,6 +21,7 @@ from wa_groups import (
     ResponseError,
     ServerError,
 )
+from wa_groups._core.files import read_upload
 from wa_groups.errors import DeviceNotReadyError
 from wa_groups.wuts import (
     FieldError,
@@ -30,13 +31,14 @@ from wa_groups.wuts import (
     normalise_participant,
     validation_errors,
 )
+from wa_groups.wuts import _decode as decode
 from wa_groups.wuts import _protocol as proto
 
 JID = "5511999999999@s.whatsapp.net"
 
 
 def answer(status: int, payload: Any, headers: dict[str, str] | None = None) -> Any:
-    return proto.decode_response(status, headers or {}, json.dumps(payload).encode(), "op")
+    return decode.decode_response(status, headers or {}, json.dumps(payload).encode(), "op")
 
 
 def failure(status: int, payload: Any, headers: dict[str, str] | None = None) -> APIError:
@@ -166,7 +168,7 @@ def test_picture_must_be_jpeg() -> None:
     with pytest.raises(ClientValidationError, match="JPEG"):
         proto.encode_picture(b"\x89PNG\r\n")
     with pytest.raises(ClientValidationError, match="cannot be read"):
-        proto.encode_picture("/nonexistent/picture.jpg")
+        read_upload("/nonexistent/picture.jpg", argument="picture", max_bytes=1024)  # the client reads paths
 
 
 def test_create_body_sends_only_the_options_given() -> None:
@@ -257,21 +259,21 @@ def test_error_status_without_envelope() -> None:
 
 def test_non_json_answer() -> None:
     with pytest.raises(ResponseError) as caught:
-        proto.decode_response(502, {}, b"<html>Bad gateway</html>", "get_group")
+        decode.decode_response(502, {}, b"<html>Bad gateway</html>", "get_group")
     assert caught.value.http_status == 502 and caught.value.retryable
     assert caught.value.body_excerpt.startswith("<html>")
 
 
 def test_success_answers_pass_through() -> None:
     assert answer(201, {"success": True, "group": {"jid": "1@g.us"}}) == {"success": True, "group": {"jid": "1@g.us"}}
-    assert proto.decode_response(204, {}, b"", "leave_group") == {}
+    assert decode.decode_response(204, {}, b"", "leave_group") == {}
 
 
 # ------------------------------------------------------------------------------------------------ decoders
 
 
 def test_group_decoding_is_lenient() -> None:
-    group = proto.decode_group(
+    group = decode.decode_group(
         {
             "success": True,
             "group": {
@@ -297,19 +299,19 @@ def test_group_decoding_is_lenient() -> None:
     )
     assert group.admins == (group.participants[0],)
     with pytest.raises(ResponseError, match="group"):
-        proto.decode_group({"success": True}, "get_group")
+        decode.decode_group({"success": True}, "get_group")
     with pytest.raises(ResponseError, match="shape"):
-        proto.decode_group({"group": {"name": "no jid"}}, "get_group")
+        decode.decode_group({"group": {"name": "no jid"}}, "get_group")
 
 
 def test_community_keeps_the_undocumented_object() -> None:
-    community = proto.decode_community({"success": True, "community": {"jid": "1@g.us", "name": "C", "extra": 1}})
+    community = decode.decode_community({"success": True, "community": {"jid": "1@g.us", "name": "C", "extra": 1}})
     assert (community.jid, community.name, community.raw["extra"]) == ("1@g.us", "C", 1)
-    assert proto.decode_community({"success": True, "community": {}}).jid is None
+    assert decode.decode_community({"success": True, "community": {}}).jid is None
 
 
 def test_participants_answer_of_a_community_route() -> None:
-    result = proto.decode_participants(
+    result = decode.decode_participants(
         {"success": True, "jid": "1@g.us", "action": "add", "participants": [{}]},
         ParticipantAction.ADD,
         "add_community_participants",

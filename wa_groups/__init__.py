@@ -7,11 +7,13 @@ stateful fake Graph server to test applications against.
 
 from ._core.retry import RetryPolicy
 from ._version import __version__
+from .bulk import BulkFailure, BulkProgress, BulkReport, BulkResult, JobOptions, ReportOptions
 from .client import GroupsClient
 from .errors import (
     APIError,
     AuthenticationError,
     ClientValidationError,
+    DeviceNotReadyError,
     InvalidCursorError,
     InvalidRequestError,
     NotFoundError,
@@ -35,16 +37,23 @@ from .models import (
     JoinApprovalMode,
     JoinRequest,
     JoinRequestsResult,
+    OperationKind,
     Page,
     Participant,
     SentMessage,
 )
 from .paging import Paginator
+from .webhooks.tracking import TrackedOperation
 
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "BulkFailure",
+    "BulkProgress",
+    "BulkReport",
+    "BulkResult",
     "ClientValidationError",
+    "DeviceNotReadyError",
     "ErrorDetail",
     "FailedJoinRequest",
     "GroupInfo",
@@ -56,17 +65,21 @@ __all__ = [
     "JoinApprovalMode",
     "JoinRequest",
     "JoinRequestsResult",
+    "JobOptions",
     "NotFoundError",
+    "OperationKind",
     "Page",
     "PaginationError",
     "Paginator",
     "Participant",
     "PermissionDeniedError",
     "RateLimitError",
+    "ReportOptions",
     "ResponseError",
     "RetryPolicy",
     "SentMessage",
     "ServerError",
+    "TrackedOperation",
     "TransportError",
     "UnconfirmedError",
     "WAGroupsError",

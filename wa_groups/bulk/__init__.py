@@ -9,6 +9,15 @@ the job paces itself just above the rate the server accepts.
 runner, and ``graph`` the Graph jobs the client's ``bulk_*`` methods run.
 """
 
+from .engine import JobOptions, ReportOptions
 from .results import BulkFailure, BulkProgress, BulkProgressCallback, BulkReport, BulkResult
 
-__all__ = ["BulkFailure", "BulkProgress", "BulkProgressCallback", "BulkReport", "BulkResult"]
+__all__ = [
+    "BulkFailure",
+    "BulkProgress",
+    "BulkProgressCallback",
+    "BulkReport",
+    "BulkResult",
+    "JobOptions",
+    "ReportOptions",
+]

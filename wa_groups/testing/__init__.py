@@ -5,9 +5,11 @@ in-memory state, scripted faults, a rate limiter and signed webhooks. With pytes
 pytest-asyncio installed, the ``fake_graph`` fixture gives each test a running fake.
 """
 
+from wa_groups.testing._faults import Fault, RecordedRequest, ServerStats
 from wa_groups.testing._graph import FakeGraphAPI, FakeGroup, FakeJoinRequest
-from wa_groups.testing._server import Fault, IndexedDict, RecordedRequest, ServerStats
+from wa_groups.testing._store import IndexedDict
 from wa_groups.testing._wuts import FakeWutsAPI, WutsFault
+from wa_groups.testing.threaded import ThreadedFake
 
 __all__ = [
     "FakeGraphAPI",
@@ -18,5 +20,6 @@ __all__ = [
     "IndexedDict",
     "RecordedRequest",
     "ServerStats",
+    "ThreadedFake",
     "WutsFault",
 ]

@@ -1,401 +1,40 @@
-"""Generic machinery for fake HTTP API servers used in tests.
+"""The generic fake HTTP API server the test fakes are built on.
 
-Nothing in this module knows about the Graph API: it runs an ``aiohttp.web`` application on
-127.0.0.1 on a free port, routes requests through a small table, records them, injects scripted
-faults and latency, applies a token-bucket rate limit, counts requests in flight and delivers
-webhooks from a background queue. A concrete fake (such as :class:`~wa_groups.testing.FakeGraphAPI`)
-supplies the routes and decides how errors look on the wire.
+Nothing here knows about the Graph API or WUTS: :class:`FakeServer` runs an ``aiohttp.web``
+application on 127.0.0.1 on a free port, routes requests through a small table, records them,
+injects scripted faults and latency, applies a token-bucket rate limit, counts requests in flight
+and hands webhooks to a background outbox. A concrete fake (such as
+:class:`~wa_groups.testing.FakeGraphAPI`) supplies the routes and decides how errors look on the wire.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import logging
-import math
 import random
-import re
-from collections.abc import Awaitable, Callable, ItemsView, Iterator, KeysView, Mapping, MutableMapping, ValuesView
-from http import HTTPStatus
-from typing import Any, Final, Generic, NoReturn, TypeVar, overload
+from collections.abc import Mapping
+from typing import Final, NoReturn, TypeVar
 
-import aiohttp
-import attrs
 from aiohttp import web
 
-__all__ = [
-    "Abort",
-    "Call",
-    "Fault",
-    "FakeServer",
-    "IndexedDict",
-    "RecordedRequest",
-    "RequestBody",
-    "Route",
-    "ServerStats",
-    "format_seconds",
-    "json_response",
-]
+from wa_groups.testing._faults import (
+    Fault,
+    RateLimit,
+    RecordedRequest,
+    ServerStats,
+    TokenBucket,
+    format_seconds,
+    html_error_page,
+)
+from wa_groups.testing._routing import Abort, Call, RequestBody, Route, json_response, read_body
+from wa_groups.testing._webhooks import WebhookOutbox
 
-logger = logging.getLogger("wa_groups.testing")
+__all__ = ["FakeServer"]
 
-K = TypeVar("K")
-T = TypeVar("T")
 S = TypeVar("S", bound="FakeServer")
-V = TypeVar("V")
 
 #: Request bodies larger than this are refused by aiohttp before a handler sees them.
 _MAX_REQUEST_BYTES: Final = 32 * 1024 * 1024
-
-#: Header names whose values are masked in reprs of recorded requests.
-_SECRET_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "x-hub-signature-256"})
-_SECRET_QUERY_KEYS: Final = frozenset({"access_token", "appsecret_proof"})
-
-
-def _mask(values: Mapping[str, str], secret_keys: frozenset[str]) -> str:
-    shown = {key: ("***" if key.lower() in secret_keys else value) for key, value in values.items()}
-    return repr(shown)
-
-
-def _mask_headers(headers: Mapping[str, str]) -> str:
-    return _mask(headers, _SECRET_HEADERS)
-
-
-def _mask_query(query: Mapping[str, str]) -> str:
-    return _mask(query, _SECRET_QUERY_KEYS)
-
-
-@attrs.define
-class Fault:
-    """A scripted failure that the fake server answers instead of (or after) the real operation.
-
-    A fault matches a request when ``method`` (any when ``None``) equals the request method and
-    ``path`` (any when ``None``) is found by :func:`re.search` in the full request path, version
-    prefix included. Faults are tried in the order they were added; the first match fires.
-    """
-
-    #: HTTP method to match (case-insensitive); ``None`` matches every method.
-    method: str | None = None
-    #: Regular expression searched for in the full request path; ``None`` matches every path.
-    path: str | None = None
-    #: HTTP status of the error answer.
-    status: int = 500
-    #: API error code placed in the error body.
-    code: int = 1
-    #: API error subcode, when the error body should carry one.
-    subcode: int | None = None
-    #: Error message; ``None`` uses the fake's standard text for ``code``.
-    message: str | None = None
-    #: How many more times the fault fires (decremented on each firing); ``None`` means without limit.
-    times: int | None = 1
-    #: Chance in [0, 1] that a matching request triggers the fault (drawn from the fake's seeded RNG).
-    probability: float = 1.0
-    #: Seconds to announce in a ``Retry-After`` header.
-    retry_after: float | None = None
-    #: Minutes to announce as the estimated time to regain access in a usage header.
-    usage_minutes: float | None = None
-    #: Close the connection without answering. aiohttp clients repeat an idempotent request (GET, PUT,
-    #: DELETE...) once by themselves after a dropped connection, so such a drop needs ``times >= 2`` to surface.
-    drop: bool = False
-    #: Answer an HTML page with ``status`` instead of a JSON error body.
-    malformed: bool = False
-    #: Seconds to wait before answering; ``None`` uses the fake's own latency.
-    latency: float | None = None
-    #: Carry out the operation first, then answer the error (an ambiguous failure).
-    after_effect: bool = False
-
-    def matches(self, method: str, path: str) -> bool:
-        """Tell whether this fault applies to a request (ignoring ``times`` and ``probability``)."""
-        if self.times is not None and self.times <= 0:
-            return False
-        if self.method is not None and self.method.upper() != method.upper():
-            return False
-        return self.path is None or re.search(self.path, path) is not None
-
-
-@attrs.define(frozen=True)
-class RecordedRequest:
-    """One request the fake server received, with the status it answered (0 when it dropped the connection).
-
-    The repr masks credentials (``Authorization`` header, ``access_token`` query parameter).
-    """
-
-    #: HTTP method, upper case.
-    method: str
-    #: Full request path, version prefix included.
-    path: str
-    #: Query parameters (last value wins when a name repeats).
-    query: dict[str, str] = attrs.field(repr=_mask_query)
-    #: Request headers as the client sent them.
-    headers: dict[str, str] = attrs.field(repr=_mask_headers)
-    #: The decoded JSON body, or ``None`` when the body was empty or not JSON.
-    json: Any
-    #: Text fields of a form-encoded or multipart body, else ``None``.
-    form: dict[str, str] | None
-    #: File parts of a multipart body by field name, else ``None``.
-    files: dict[str, bytes] | None = attrs.field(repr=lambda files: repr(None if files is None else sorted(files)))
-    #: HTTP status answered; 0 when the connection was closed without an answer.
-    status: int
-
-
-@attrs.define
-class ServerStats:
-    """Counters kept by a fake server; reset them with ``reset_stats()``."""
-
-    #: Requests received.
-    requests: int = 0
-    #: Requests refused by the rate limiter.
-    throttled: int = 0
-    #: Requests being handled right now.
-    in_flight: int = 0
-    #: The highest number of requests handled at the same time.
-    max_in_flight: int = 0
-    #: Scripted faults that fired.
-    faults_fired: int = 0
-    #: Webhook deliveries that got an HTTP answer below 400.
-    webhooks_sent: int = 0
-    #: Webhook deliveries that failed (connection error or HTTP status 400 and above).
-    webhooks_failed: int = 0
-
-
-_INVALID_JSON: Final = object()
-
-
-@attrs.define(frozen=True)
-class RequestBody:
-    """A request body read once and decoded for handlers."""
-
-    #: The raw bytes (empty for multipart bodies, which are decoded into ``form`` and ``files``).
-    raw: bytes
-    #: The decoded JSON value; ``None`` when the body was empty or not JSON.
-    json: Any
-    #: True when the body claimed to be JSON or looked like JSON but did not decode.
-    invalid_json: bool
-    #: Text fields of a form-encoded or multipart body.
-    form: dict[str, str] | None
-    #: File parts of a multipart body.
-    files: dict[str, bytes] | None
-
-
-@attrs.define(frozen=True)
-class Call:
-    """What a route handler receives: the request, the path parameters and the decoded body."""
-
-    #: The aiohttp request.
-    request: web.Request
-    #: Named groups of the route's path pattern.
-    params: dict[str, str]
-    #: The decoded request body.
-    body: RequestBody
-
-
-#: A route handler.
-Handler = Callable[[Call], Awaitable[web.StreamResponse]]
-
-
-@attrs.define(frozen=True)
-class Route:
-    """One entry of a fake's routing table: a method, a full-match path pattern and its handler."""
-
-    #: HTTP method, upper case.
-    method: str
-    #: Pattern that must match the whole request path.
-    pattern: re.Pattern[str]
-    #: Coroutine function answering the request.
-    handler: Handler
-
-
-class Abort(Exception):
-    """Raised by a handler to answer a ready-made response (usually an error)."""
-
-    def __init__(self, response: web.Response) -> None:
-        super().__init__(response.status)
-        #: The response to send.
-        self.response = response
-
-
-def json_response(payload: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    """Encode ``payload`` as compact JSON and wrap it in a response."""
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    return web.Response(body=body, status=status, headers=headers, content_type="application/json", charset="utf-8")
-
-
-class _Tombstone:
-    __slots__ = ()
-
-
-_TOMB: Final = _Tombstone()
-
-
-class IndexedDict(MutableMapping[K, V], Generic[K, V]):
-    """An insertion-ordered mapping with an O(1) key-to-position index for cursor paging.
-
-    Deleting a key leaves a tombstone in the order list; tombstones are compacted once they
-    outnumber live keys, so paging after a cursor stays proportional to the page size.
-    """
-
-    __slots__ = ("_data", "_dead", "_head", "_keys", "_pos")
-
-    def __init__(self, items: Mapping[K, V] | None = None) -> None:
-        self._data: dict[K, V] = {}
-        self._keys: list[K | _Tombstone] = []
-        self._pos: dict[K, int] = {}
-        self._dead = 0
-        self._head = 0
-        if items:
-            for key, value in items.items():
-                self[key] = value
-
-    def __getitem__(self, key: K) -> V:
-        return self._data[key]
-
-    def __setitem__(self, key: K, value: V) -> None:
-        if key not in self._data:
-            self._pos[key] = len(self._keys)
-            self._keys.append(key)
-        self._data[key] = value
-
-    def __delitem__(self, key: K) -> None:
-        del self._data[key]
-        self._keys[self._pos.pop(key)] = _TOMB
-        self._dead += 1
-        if self._dead > 64 and self._dead * 2 > len(self._keys):
-            self._compact()
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def __iter__(self) -> Iterator[K]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __repr__(self) -> str:
-        return f"IndexedDict({self._data!r})"
-
-    @overload
-    def get(self, key: K, /) -> V | None: ...
-
-    @overload
-    def get(self, key: K, default: V | T, /) -> V | T: ...
-
-    def get(self, key: K, default: Any = None, /) -> Any:
-        """Return the value for ``key``, or ``default`` when it is absent."""
-        return self._data.get(key, default)
-
-    def keys(self) -> KeysView[K]:
-        """Return a view of the keys in insertion order."""
-        return self._data.keys()
-
-    def values(self) -> ValuesView[V]:
-        """Return a view of the values in insertion order."""
-        return self._data.values()
-
-    def items(self) -> ItemsView[K, V]:
-        """Return a view of the items in insertion order."""
-        return self._data.items()
-
-    def clear(self) -> None:
-        """Remove every item."""
-        self._data.clear()
-        self._keys.clear()
-        self._pos.clear()
-        self._dead = 0
-        self._head = 0
-
-    def _compact(self) -> None:
-        keys = list(self._data)
-        self._pos = {key: index for index, key in enumerate(keys)}
-        self._keys = list(keys)
-        self._dead = 0
-        self._head = 0
-
-    def page(
-        self,
-        *,
-        limit: int,
-        after: K | None = None,
-        before: K | None = None,
-        where: Callable[[V], bool] | None = None,
-    ) -> tuple[list[tuple[K, V]], bool]:
-        """Return up to ``limit`` items after (or before) a key, and whether more follow the page.
-
-        Without ``after`` or ``before`` the page starts at the first item. ``where`` filters values.
-
-        Raises:
-            KeyError: ``after`` or ``before`` is not (or no longer) a key of the mapping.
-
-        """
-        keys = self._keys
-        found: list[tuple[K, V]] = []
-        if before is not None:
-            index = self._pos[before] - 1
-            while index >= 0 and len(found) < limit:
-                key = keys[index]
-                index -= 1
-                if isinstance(key, _Tombstone):
-                    continue
-                value = self._data[key]
-                if where is None or where(value):
-                    found.append((key, value))
-            found.reverse()
-            # The item ``before`` points at still exists, so there is always more after this page.
-            return found, True
-        if after is not None:
-            index = self._pos[after] + 1
-        else:
-            while self._head < len(keys) and isinstance(keys[self._head], _Tombstone):
-                self._head += 1
-            index = self._head
-        end = len(keys)
-        while index < end and len(found) <= limit:
-            key = keys[index]
-            index += 1
-            if isinstance(key, _Tombstone):
-                continue
-            value = self._data[key]
-            if where is None or where(value):
-                found.append((key, value))
-        more = len(found) > limit
-        return found[:limit], more
-
-
-class _TokenBucket:
-    """A token bucket: ``burst`` tokens at most, refilled at ``rate`` tokens per second."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.tokens = float(burst)
-        self.updated: float | None = None
-
-    def take(self, now: float) -> float:
-        """Take one token; return 0.0 on success, else the seconds until a token is available."""
-        if self.updated is not None:
-            self.tokens = min(float(self.burst), self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return 0.0
-        if self.rate <= 0:
-            return float("inf")
-        return (1.0 - self.tokens) / self.rate
-
-
-@attrs.define(frozen=True)
-class RateLimit:
-    """A rate limit set on a fake server: the bucket and how a refusal is answered."""
-
-    #: Tokens added per second.
-    rate: float
-    #: Bucket size.
-    burst: int
-    #: API error code of the refusal.
-    code: int
-    #: Whether the refusal carries a ``Retry-After`` header.
-    retry_after_header: bool
 
 
 class FakeServer:
@@ -424,20 +63,18 @@ class FakeServer:
         self.webhook_delay = webhook_delay
         #: Extra deliveries of every webhook (Meta retries deliveries, so receivers must deduplicate).
         self.webhook_repeats = 0
-        self._delivered: list[tuple[bytes, dict[str, str]]] = []
         self._rng = random.Random(seed)
         self._requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
         self._stats = ServerStats()
         self._limit: RateLimit | None = None
-        self._bucket: _TokenBucket | None = None
+        self._bucket: TokenBucket | None = None
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         self._closing: asyncio.Event | None = None
-        self._webhook_queue: asyncio.Queue[tuple[float, bytes, dict[str, str]]] | None = None
-        self._webhook_worker: asyncio.Task[None] | None = None
-        self._webhook_session: aiohttp.ClientSession | None = None
-        self._route_table: list[Route] = self._routes()
+        self._outbox = WebhookOutbox(self._stats, lambda: self.webhook_url, self._pause)
+        # Built at start, once a subclass has set up the state its handlers use.
+        self._route_table: list[Route] = []
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -458,6 +95,7 @@ class FakeServer:
         if self._runner is not None:
             return
         self._closing = asyncio.Event()
+        self._route_table = self._routes()
         app = web.Application(client_max_size=_MAX_REQUEST_BYTES)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
@@ -476,15 +114,7 @@ class FakeServer:
         """Stop the server and cancel pending webhook deliveries; safe to call more than once."""
         if self._closing is not None:
             self._closing.set()
-        worker, self._webhook_worker = self._webhook_worker, None
-        if worker is not None:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
-        self._webhook_queue = None
-        session, self._webhook_session = self._webhook_session, None
-        if session is not None:
-            await session.close()
+        await self._outbox.close()
         runner, self._runner = self._runner, None
         self._base_url = None
         if runner is not None:
@@ -562,13 +192,11 @@ class FakeServer:
         if size < 1:
             raise ValueError("burst must be at least 1")
         self._limit = RateLimit(rate_per_second, size, code, retry_after_header)
-        self._bucket = _TokenBucket(rate_per_second, size)
+        self._bucket = TokenBucket(rate_per_second, size)
 
     async def flush_webhooks(self) -> None:
         """Wait until every queued webhook has been delivered (or has failed)."""
-        queue = self._webhook_queue
-        if queue is not None and self._webhook_worker is not None:
-            await queue.join()
+        await self._outbox.join()
 
     def __repr__(self) -> str:
         where = self._base_url or "not running"
@@ -617,50 +245,13 @@ class FakeServer:
         """Queue a webhook POST of ``body`` to :attr:`webhook_url` after :attr:`webhook_delay` seconds."""
         if self.webhook_url is None or self._runner is None:
             return
-        loop = asyncio.get_running_loop()
-        if self._webhook_queue is None:
-            self._webhook_queue = asyncio.Queue()
-        if self._webhook_worker is None or self._webhook_worker.done():
-            self._webhook_worker = loop.create_task(self._deliver_webhooks(self._webhook_queue))
-        for _ in range(1 + max(0, self.webhook_repeats)):
-            self._webhook_queue.put_nowait((loop.time() + self.webhook_delay, body, dict(headers)))
+        self._outbox.enqueue(body, headers, delay=self.webhook_delay, copies=1 + max(0, self.webhook_repeats))
 
     async def redeliver_webhooks(self) -> None:
         """Deliver every webhook sent so far once more, byte for byte, as Meta does when it retries."""
-        for body, headers in list(self._delivered):
+        for body, headers in list(self._outbox.delivered):
             self._enqueue_webhook(body, headers)
         await self.flush_webhooks()
-
-    async def _deliver_webhooks(self, queue: asyncio.Queue[tuple[float, bytes, dict[str, str]]]) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            due, body, headers = await queue.get()
-            try:
-                await self._pause(due - loop.time())
-                await self._post_webhook(body, headers)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # A user's receiver being down must never break the fake: note it and move on.
-                self._stats.webhooks_failed += 1
-                logger.debug("webhook delivery failed: %s", type(exc).__name__)
-            finally:
-                queue.task_done()
-
-    async def _post_webhook(self, body: bytes, headers: dict[str, str]) -> None:
-        if self.webhook_url is None:
-            return
-        if self._webhook_session is None:
-            self._webhook_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        if len(self._delivered) < 10_000:
-            self._delivered.append((body, headers))
-        async with self._webhook_session.post(self.webhook_url, data=body, headers=headers) as response:
-            await response.read()
-            if response.status >= 400:
-                self._stats.webhooks_failed += 1
-                logger.debug("webhook delivery answered HTTP %s", response.status)
-            else:
-                self._stats.webhooks_sent += 1
 
     # -- request handling ------------------------------------------------------------------------
 
@@ -697,30 +288,6 @@ class FakeServer:
             return fault
         return None
 
-    async def _read_body(self, request: web.Request) -> RequestBody:
-        if request.content_type == "multipart/form-data":
-            form: dict[str, str] = {}
-            files: dict[str, bytes] = {}
-            for name, value in (await request.post()).items():
-                if isinstance(value, web.FileField):
-                    files[name] = value.file.read()
-                elif isinstance(value, str):
-                    form[name] = value
-                else:
-                    files[name] = bytes(value)
-            return RequestBody(raw=b"", json=None, invalid_json=False, form=form, files=files)
-        raw = await request.read()
-        if request.content_type == "application/x-www-form-urlencoded":
-            fields = {name: str(value) for name, value in (await request.post()).items()}
-            return RequestBody(raw=raw, json=None, invalid_json=False, form=fields, files=None)
-        if not raw.strip():
-            return RequestBody(raw=raw, json=None, invalid_json=False, form=None, files=None)
-        try:
-            decoded = json.loads(raw)
-        except ValueError:
-            return RequestBody(raw=raw, json=None, invalid_json=True, form=None, files=None)
-        return RequestBody(raw=raw, json=decoded, invalid_json=False, form=None, files=None)
-
     async def _run(self, route: Route, call: Call) -> web.StreamResponse:
         refused = self._authenticate(call)
         if refused is not None:
@@ -740,7 +307,7 @@ class FakeServer:
         body: RequestBody | None = None
         try:
             try:
-                body = await self._read_body(request)
+                body = await read_body(request)
             except Exception as exc:  # any unreadable body (too large, broken multipart...) is the client's fault
                 response: web.StreamResponse = self._answer_unreadable_body(request, exc)
                 delay, dropped = self.latency, False
@@ -780,7 +347,7 @@ class FakeServer:
         if fault.drop:
             return web.Response(status=500), delay, True
         if fault.malformed:
-            return _html_page(fault.status, fault.retry_after), delay, False
+            return html_error_page(fault.status, fault.retry_after), delay, False
         return self._answer_fault(request, fault), delay, False
 
     def _record(self, request: web.Request, body: RequestBody | None, status: int) -> None:
@@ -803,24 +370,3 @@ def _drop_connection(request: web.Request) -> None:
     if transport is not None:
         transport.close()
     request.protocol.force_close()
-
-
-def _html_page(status: int, retry_after: float | None = None) -> web.Response:
-    try:
-        reason = HTTPStatus(status).phrase
-    except ValueError:
-        reason = "Error"
-    title = f"{status} {reason}"
-    page = f"<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
-    headers = {"Retry-After": format_seconds(retry_after)} if retry_after is not None else None
-    return web.Response(text=page, status=status, content_type="text/html", headers=headers)
-
-
-def format_seconds(seconds: float) -> str:
-    """Format seconds for a ``Retry-After`` header: whole seconds as an integer, else rounded up to the ms."""
-    if seconds == float("inf"):
-        return "3600"
-    if float(seconds).is_integer():
-        return str(int(seconds))
-    # Round up so a client waiting exactly this long is never early.
-    return f"{math.ceil(seconds * 1000) / 1000:g}"

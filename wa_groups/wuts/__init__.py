@@ -5,8 +5,10 @@ what a linked device can do: promote and demote admins, add members directly, an
 ``wa_groups.testing.FakeWutsAPI`` is a stateful fake of the same endpoints.
 """
 
-from ._protocol import EPHEMERAL_DURATIONS, normalise_participant, validation_errors
+from ._protocol import EPHEMERAL_DURATIONS
 from .client import WutsClient
+from .errors import validation_errors
+from .ids import normalise_participant
 from .models import (
     Community,
     FieldError,

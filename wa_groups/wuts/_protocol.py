@@ -13,33 +13,28 @@ from __future__ import annotations
 
 import base64
 import functools
-import os
 import re
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any, Final, TypeVar
 
-import cattrs
-
-from .._core.coerce import as_bool, as_text
-from .._core.convert import lenient_converter
+from .._core.coerce import as_text
 from .._core.request import build_request, endpoint_table
-from .._core.wire import load_json, retry_after_header, status_error_class
+from .._core.wire import retry_after_header, status_error_class
 from ..errors import (
     APIError,
     ClientValidationError,
     DeviceNotReadyError,
     InvalidRequestError,
     RateLimitError,
-    ResponseError,
 )
+from .errors import field_errors
+from .ids import PHONE_DIGITS as PHONE_DIGITS
+from .ids import check_group_jid as check_group_jid
+from .ids import normalise_participant as normalise_participant
+from .ids import participant_jid as participant_jid
 from .models import (
-    Community,
-    FieldError,
-    Group,
     GroupParticipant,
-    InviteLink,
-    JoinResult,
     MemberAddMode,
     ParticipantAction,
     ParticipantsResult,
@@ -98,10 +93,6 @@ BULK_BATCH_SIZE: Final = 8
 
 # ------------------------------------------------------------------------------------------- chosen readings
 
-#: Digits a phone number has once spaces, dashes, dots, parentheses and a leading ``+`` are removed. WUTS
-#: states the rule for phone fields in general; that it holds for group participants is this library's reading.
-PHONE_DIGITS: Final = range(10, 16)
-
 #: Most participants one call accepts; WUTS documents no limit, so ``None`` checks none.
 PARTICIPANTS_PER_CALL: Final[int | None] = None
 
@@ -133,61 +124,8 @@ ERROR_CODE_CLASSES: Final[Mapping[str, type[APIError]]] = {
 
 # ---------------------------------------------------------------------------------------------- input checks
 
-_GROUP_JID = re.compile(r"^(\d+(?:-\d+)?)(?:@g\.us)?$", re.IGNORECASE)
-_PHONE = re.compile(r"^\+?[\d\s().\-]+$")
-_USER_JID = re.compile(r"^(\d+)@(?:s\.whatsapp\.net|c\.us)$", re.IGNORECASE)
-_LID = re.compile(r"^([0-9a-z]+)@lid$", re.IGNORECASE)
 _INVITE_CODE = re.compile(r"^[0-9A-Za-z]{10,64}$")
 _INVITE_PREFIX: Final = "https://chat.whatsapp.com/"
-
-
-def check_group_jid(value: object, argument: str = "group_jid") -> str:
-    """Return a group or community JID as ``<digits>@g.us``; the bare digits are accepted too."""
-    found = _GROUP_JID.match(value.strip()) if isinstance(value, str) else None
-    if found is None:
-        raise ClientValidationError(
-            f"{argument} must be a group JID such as '120363039000000000@g.us', got {value!r}", argument=argument
-        )
-    return f"{found.group(1)}@g.us"
-
-
-def _phone_jid(digits: str) -> str | None:
-    if len(digits) in PHONE_DIGITS and not digits.startswith("0"):
-        return f"{digits}@s.whatsapp.net"
-    return None
-
-
-def participant_jid(value: str) -> str | None:
-    """Return the JID a participant written as a phone, user JID or LID stands for, or ``None``.
-
-    ``"+55 (11) 99999-9999"``, ``"5511999999999"`` and ``"5511999999999@s.whatsapp.net"`` all give
-    ``"5511999999999@s.whatsapp.net"``; ``"123@lid"`` stays ``"123@lid"``.
-    """
-    text = value.strip()
-    if _PHONE.match(text):
-        return _phone_jid(re.sub(r"\D", "", text))
-    user = _USER_JID.match(text)
-    if user is not None:
-        return _phone_jid(user.group(1))
-    lid = _LID.match(text)
-    return f"{lid.group(1)}@lid" if lid is not None else None
-
-
-def normalise_participant(value: object, argument: str = "participants") -> str:
-    """Return a participant as the user JID (or ``@lid`` id) sent to WUTS, or raise naming the value.
-
-    Accepted: a phone number with its country code in any usual spelling (``+55 (11) 99999-9999``), a user JID
-    (``5511999999999@s.whatsapp.net``, ``@c.us`` too) or a LID (``…@lid``).
-    """
-    jid = participant_jid(value) if isinstance(value, str) else None
-    if jid is None:
-        raise ClientValidationError(
-            f"{argument}: {value!r} is not a participant WUTS accepts: give a phone number with its country code "
-            f"({PHONE_DIGITS.start} to {PHONE_DIGITS.stop - 1} digits, e.g. '+55 11 99999-9999'), a user JID "
-            "('5511999999999@s.whatsapp.net') or a LID ('…@lid')",
-            argument=argument,
-        )
-    return jid
 
 
 def check_participants(values: object, argument: str = "participants", *, allow_empty: bool = False) -> list[str]:
@@ -283,19 +221,8 @@ def check_code(value: object, argument: str = "code") -> str:
     return value.strip()
 
 
-def encode_picture(picture: bytes | str | os.PathLike[str]) -> str:
-    """Return a JPEG picture (bytes or a path) as base64 text; WUTS documents no size or dimension limit."""
-    if isinstance(picture, (bytes, bytearray, memoryview)):
-        data = bytes(picture)
-    elif isinstance(picture, (str, os.PathLike)):
-        try:
-            with open(picture, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            raise ClientValidationError(f"picture cannot be read: {exc.strerror}", argument="picture") from None
-    else:
-        kind = type(picture).__name__
-        raise ClientValidationError(f"picture must be a path or bytes, got {kind}", argument="picture")
+def encode_picture(data: bytes) -> str:
+    """Return a JPEG picture's bytes as base64 text; WUTS documents no size or dimension limit."""
     if not data.startswith(b"\xff\xd8\xff"):
         raise ClientValidationError("picture must be a JPEG image", argument="picture")
     return base64.b64encode(data).decode("ascii")
@@ -322,18 +249,6 @@ def create_body(name: str, participants: list[str], options: Mapping[str, bool |
 
 
 # ---------------------------------------------------------------------------------------------------- errors
-
-
-def field_errors(validation: object) -> tuple[FieldError, ...]:
-    """Decode the envelope's ``validation`` list (anything else gives an empty tuple)."""
-    if not isinstance(validation, list):
-        return ()
-    return tuple(
-        FieldError(field=as_text(item.get("field")), message=as_text(item.get("message")), value=item.get("value"))
-        if isinstance(item, Mapping)
-        else FieldError(message=as_text(item))
-        for item in validation
-    )
 
 
 def error_class(error_code: str | None, http_status: int | None) -> type[APIError]:
@@ -370,118 +285,6 @@ def wuts_error(
         retry_after=retry_after,
         operation=operation,
         raw=envelope,
-    )
-
-
-def validation_errors(error: BaseException) -> tuple[FieldError, ...]:
-    """Return the fields WUTS refused, from an error raised by a :class:`~wa_groups.wuts.WutsClient` call."""
-    raw = getattr(error, "raw", None)
-    return field_errors(raw.get("validation")) if isinstance(raw, Mapping) else ()
-
-
-# -------------------------------------------------------------------------------------------------- decoding
-
-_EXCERPT: Final = 200
-
-
-def decode_response(status: int, headers: Mapping[str, str], raw: bytes, operation: str) -> Any:
-    """Return the decoded JSON of a successful answer, or raise the error the answer carries.
-
-    An answer fails when its status is 400 or more or when it says ``"success": false`` (whatever the status).
-
-    Raises:
-        APIError: A WUTS error (the subclass follows ``error_code``, then the HTTP status).
-        ResponseError: The body is not JSON (e.g. a proxy's HTML page).
-
-    """
-    decoded = load_json(status, headers, raw, operation)
-    envelope: Mapping[str, Any] = decoded if isinstance(decoded, Mapping) else {}
-    if status >= 400 or envelope.get("success") in (False, "false"):
-        raise wuts_error(envelope, http_status=status, headers=headers, operation=operation)
-    return decoded
-
-
-def _make_converter() -> cattrs.Converter:
-    converter = lenient_converter()
-    converter.register_structure_hook(bool, lambda value, _: bool(as_bool(value)))
-    return converter
-
-
-CONVERTER: Final = _make_converter()
-
-
-def _structure(data: Any, cls: type[T], operation: str) -> T:
-    try:
-        return CONVERTER.structure(data, cls)
-    except (cattrs.BaseValidationError, TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
-        raise ResponseError(f"{operation}: unexpected answer shape ({type(exc).__name__})") from None
-
-
-def _field(decoded: Any, key: str, operation: str) -> Any:
-    if not isinstance(decoded, Mapping) or key not in decoded:
-        raise ResponseError(f"{operation}: the answer has no {key!r}")
-    return decoded[key]
-
-
-def decode_group(decoded: Any, operation: str) -> Group:
-    """Decode an answer carrying one ``group`` object."""
-    return _structure(_field(decoded, "group", operation), Group, operation)
-
-
-def decode_groups(decoded: Any) -> list[Group]:
-    """Decode ``GET /groups`` (the whole list: WUTS does not page it)."""
-    groups = _field(decoded, "groups", "list_groups")
-    return _structure(groups if groups is not None else [], list[Group], "list_groups")
-
-
-def decode_participants(decoded: Any, action: ParticipantAction, operation: str) -> ParticipantsResult:
-    """Decode a participants answer: ``participants[]`` and, for communities, ``jid`` and ``action``."""
-    items = _field(decoded, "participants", operation) or []
-    answered = as_text(decoded.get("action")) or action.value
-    try:
-        echoed: ParticipantAction | str = ParticipantAction(answered)
-    except ValueError:
-        echoed = answered
-    return ParticipantsResult(
-        action=echoed,
-        participants=_structure(items, tuple[GroupParticipant, ...], operation),
-        jid=as_text(decoded.get("jid")) or None,
-    )
-
-
-def decode_invite(decoded: Any, operation: str) -> InviteLink:
-    """Decode a get or reset invite-link answer."""
-    link = _field(decoded, "invite_link", operation)
-    if not isinstance(link, str) or not link:
-        raise ResponseError(f"{operation}: the answer has no invite_link")
-    return _structure(decoded, InviteLink, operation)
-
-
-def decode_join(decoded: Any) -> JoinResult:
-    """Decode ``POST /groups/join``."""
-    if not isinstance(decoded, Mapping):
-        raise ResponseError("join_group: expected a JSON object")
-    return _structure(decoded, JoinResult, "join_group")
-
-
-def decode_ephemeral(decoded: Any, requested: int) -> int:
-    """Return the timer WUTS confirms (the one requested when the answer does not repeat it)."""
-    value = decoded.get("duration_seconds") if isinstance(decoded, Mapping) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else requested
-
-
-def decode_picture(decoded: Any) -> str | None:
-    """Return the ``picture_id`` of a set-picture answer, if any."""
-    return as_text(decoded.get("picture_id")) if isinstance(decoded, Mapping) else None
-
-
-def decode_community(decoded: Any) -> Community:
-    """Decode ``POST /communities``; the community object's fields are undocumented, so all of it is kept."""
-    community = _field(decoded, "community", "create_community")
-    if not isinstance(community, Mapping):
-        raise ResponseError("create_community: 'community' is not an object")
-    return Community(
-        jid=as_text(community.get("jid")) or None, name=as_text(community.get("name")), raw=dict(community)
     )
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
+from .._core.files import read_upload
 from .._core.shell import ConnectionOptions, TransportClient
 from .._core.transport import check_base_url
-from ..bulk.engine import run_items
+from ..bulk.engine import JobOptions, run_items
 from ..errors import ClientValidationError, WAGroupsError
+from . import _decode as decode
 from . import _protocol as proto
 from .models import (
     Community,
@@ -26,9 +28,13 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack
 
-    from ..bulk import BulkProgressCallback, BulkResult
+    from ..bulk import BulkResult
 
 __all__ = ["WutsClient"]
+
+
+#: The largest picture read from a path (WUTS documents no limit; this keeps a wrong path from filling memory).
+PICTURE_MAX_BYTES = 16 * 1024 * 1024
 
 
 class WutsClient(TransportClient):
@@ -48,7 +54,7 @@ class WutsClient(TransportClient):
     are sent as JIDs. Group and community JIDs are ``<digits>@g.us`` (the bare digits are accepted).
 
     Args:
-        token: The WUTS user token (a UUID); sent only in the ``Authorization`` header.
+        access_token: The WUTS user token (a UUID); sent only in the ``Authorization`` header.
         base_url: WUTS's root URL; https unless the host is loopback (as for the fake server).
         connection: ``session=``, ``timeout=`` (seconds per exchange, 30 by default; WUTS itself allows 60 s
             to read a request), ``retry=``, ``max_connections=`` and ``user_agent=``, as for
@@ -57,19 +63,23 @@ class WutsClient(TransportClient):
     """
 
     def __init__(
-        self, token: str, *, base_url: str = proto.DEFAULT_BASE_URL, **connection: Unpack[ConnectionOptions]
+        self, access_token: str, *, base_url: str = proto.DEFAULT_BASE_URL, **connection: Unpack[ConnectionOptions]
     ) -> None:
         self._base_url = check_base_url(base_url)
         self._connect(
-            api_root=self._base_url, token=token, token_argument="token", decode=proto.decode_response, **connection
+            api_root=self._base_url,
+            token=access_token,
+            token_argument="access_token",
+            decode=decode.decode_response,
+            **connection,
         )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> WutsClient:
         """Build a client from ``WUTS_TOKEN`` and ``WUTS_BASE_URL``; keyword arguments override them."""
-        token = overrides.pop("token", None) or os.environ.get("WUTS_TOKEN", "").strip()
+        token = overrides.pop("access_token", None) or os.environ.get("WUTS_TOKEN", "").strip()
         if not token:
-            raise ClientValidationError("WUTS_TOKEN is not set", argument="token")
+            raise ClientValidationError("WUTS_TOKEN is not set", argument="access_token")
         base_url = os.environ.get("WUTS_BASE_URL", "").strip()
         if "base_url" not in overrides and base_url:
             overrides["base_url"] = base_url
@@ -85,14 +95,19 @@ class WutsClient(TransportClient):
 
     # -------------------------------------------------------------------------------------------- groups
 
-    async def list_groups(self) -> list[Group]:
-        """Return every group the device belongs to (WUTS sends the whole list at once; items have no members)."""
-        return proto.decode_groups(await self._send(proto.build("list_groups")))
+    async def iter_groups(self) -> AsyncIterator[Group]:
+        """Stream every group the device belongs to: ``async for group in client.iter_groups(): ...``.
+
+        WUTS sends the whole list in one answer (its items carry no members); the name and the ``async for``
+        match :meth:`wa_groups.GroupsClient.iter_groups`.
+        """
+        for group in decode.decode_groups(await self._send(proto.build("list_groups"))):
+            yield group
 
     async def create_group(
         self,
         name: str,
-        participants: Iterable[str],
+        users: Iterable[str],
         *,
         announcement: bool | None = None,
         locked: bool | None = None,
@@ -108,7 +123,7 @@ class WutsClient(TransportClient):
 
         Args:
             name: The group's name.
-            participants: People to add (phone numbers, JIDs or LIDs).
+            users: People to add (phone numbers, JIDs or LIDs).
             announcement: Only admins may send messages.
             locked: Only admins may edit the group's info.
             join_approval: New members need an admin's approval.
@@ -123,17 +138,17 @@ class WutsClient(TransportClient):
             "community": None if community is None else proto.check_flag(community, "community"),
             "parent_jid": None if parent_jid is None else proto.check_group_jid(parent_jid, "parent_jid"),
         }
-        body = proto.create_body(proto.check_name(name), proto.check_participants(participants), options)
-        return proto.decode_group(await self._send(proto.build("create_group", json=body)), "create_group")
+        body = proto.create_body(proto.check_name(name), proto.check_participants(users), options)
+        return decode.decode_group(await self._send(proto.build("create_group", json=body)), "create_group")
 
-    async def get_group(self, group_jid: str) -> Group:
+    async def get_group(self, group_id: str) -> Group:
         """Return a group's info with its participants."""
-        request = proto.build("get_group", jid=proto.check_group_jid(group_jid))
-        return proto.decode_group(await self._send(request), "get_group")
+        request = proto.build("get_group", jid=proto.check_group_jid(group_id))
+        return decode.decode_group(await self._send(request), "get_group")
 
     async def update_group(
         self,
-        group_jid: str,
+        group_id: str,
         *,
         name: str | None = None,
         topic: str | None = None,
@@ -163,242 +178,189 @@ class WutsClient(TransportClient):
             raise ClientValidationError(
                 f"update_group needs at least one of {', '.join(proto.UPDATE_FIELDS)}", argument="name"
             )
-        request = proto.build("update_group", json=body, jid=proto.check_group_jid(group_jid))
-        return proto.decode_group(await self._send(request), "update_group")
+        request = proto.build("update_group", json=body, jid=proto.check_group_jid(group_id))
+        return decode.decode_group(await self._send(request), "update_group")
 
-    async def leave_group(self, group_jid: str) -> None:
+    async def leave_group(self, group_id: str) -> None:
         """Make the device leave a group."""
-        await self._send(proto.build("leave_group", jid=proto.check_group_jid(group_jid)))
+        await self._send(proto.build("leave_group", jid=proto.check_group_jid(group_id)))
 
     # -------------------------------------------------------------------------------------- participants
 
-    async def add_participants(self, group_jid: str, participants: Iterable[str]) -> ParticipantsResult:
+    async def add_participants(self, group_id: str, users: Iterable[str]) -> ParticipantsResult:
         """Add people to a group directly; return WUTS's per-participant result.
 
         WUTS does not document how it reports a participant it could not add (privacy settings, not on
         WhatsApp...). This library reads its answer as one item per participant handled, so a participant
         missing from :attr:`ParticipantsResult.participants` was not added; the bulk helpers count it as failed.
         """
-        return await self._participants(ParticipantAction.ADD, group_jid, participants)
+        return await self._participants(ParticipantAction.ADD, group_id, users)
 
-    async def remove_participants(self, group_jid: str, participants: Iterable[str]) -> ParticipantsResult:
+    async def remove_participants(self, group_id: str, users: Iterable[str]) -> ParticipantsResult:
         """Remove members from a group; return WUTS's per-participant result."""
-        return await self._participants(ParticipantAction.REMOVE, group_jid, participants)
+        return await self._participants(ParticipantAction.REMOVE, group_id, users)
 
-    async def promote_participants(self, group_jid: str, participants: Iterable[str]) -> ParticipantsResult:
+    async def promote_participants(self, group_id: str, users: Iterable[str]) -> ParticipantsResult:
         """Make members admins (``action: promote``); each item's ``is_admin`` tells whether it worked."""
-        return await self._participants(ParticipantAction.PROMOTE, group_jid, participants)
+        return await self._participants(ParticipantAction.PROMOTE, group_id, users)
 
-    async def demote_participants(self, group_jid: str, participants: Iterable[str]) -> ParticipantsResult:
+    async def demote_participants(self, group_id: str, users: Iterable[str]) -> ParticipantsResult:
         """Take admin rights from members (``action: demote``); each item's ``is_admin`` tells whether it worked."""
-        return await self._participants(ParticipantAction.DEMOTE, group_jid, participants)
+        return await self._participants(ParticipantAction.DEMOTE, group_id, users)
 
-    async def _participants(
-        self, action: ParticipantAction, group_jid: str, participants: Iterable[str]
-    ) -> ParticipantsResult:
+    async def _participants(self, action: ParticipantAction, group_id: str, users: Iterable[str]) -> ParticipantsResult:
         operation = proto.PARTICIPANT_OPERATIONS[action]
-        body = proto.participants_body(proto.check_participants(participants), action)
-        request = proto.build(operation, json=body, jid=proto.check_group_jid(group_jid))
-        return proto.decode_participants(await self._send(request), action, operation)
+        body = proto.participants_body(proto.check_participants(users), action)
+        request = proto.build(operation, json=body, jid=proto.check_group_jid(group_id))
+        return decode.decode_participants(await self._send(request), action, operation)
 
     # -------------------------------------------------------------------------------------- invite links
 
-    async def get_invite_link(self, group_jid: str) -> InviteLink:
+    async def get_invite_link(self, group_id: str) -> InviteLink:
         """Return the group's current invite link (``str(link)`` is the URL); the link is not regenerated."""
-        request = proto.build("get_invite_link", jid=proto.check_group_jid(group_jid))
-        return proto.decode_invite(await self._send(request), "get_invite_link")
+        request = proto.build("get_invite_link", jid=proto.check_group_jid(group_id))
+        return decode.decode_invite(await self._send(request), "get_invite_link")
 
-    async def reset_invite_link(self, group_jid: str) -> InviteLink:
+    async def reset_invite_link(self, group_id: str) -> InviteLink:
         """Revoke the group's invite link and return the new one; earlier links stop working."""
-        request = proto.build("reset_invite_link", jid=proto.check_group_jid(group_jid))
-        return proto.decode_invite(await self._send(request), "reset_invite_link")
+        request = proto.build("reset_invite_link", jid=proto.check_group_jid(group_id))
+        return decode.decode_invite(await self._send(request), "reset_invite_link")
 
     async def join_group(
         self,
         link: str | None = None,
         *,
         code: str | None = None,
-        group_jid: str | None = None,
+        group_id: str | None = None,
         inviter_jid: str | None = None,
     ) -> JoinResult:
         """Make the device join a group by invite link, or by an invite code with the group and the inviter.
 
         ``join_group("https://chat.whatsapp.com/AbC...")`` (the bare link code works too) or
-        ``join_group(code=..., group_jid=..., inviter_jid=...)`` for a code from an invite message. When the
+        ``join_group(code=..., group_id=..., inviter_jid=...)`` for a code from an invite message. When the
         group needs approval, :attr:`JoinResult.pending_approval` is True. The code's JSON key is undocumented;
         ``JOIN_CODE_FIELD`` in ``wa_groups.wuts._protocol`` holds this library's reading.
         """
         if link is not None:
-            if code is not None or group_jid is not None or inviter_jid is not None:
+            if code is not None or group_id is not None or inviter_jid is not None:
                 raise ClientValidationError(
-                    "join_group takes a link, or code= with group_jid= and inviter_jid=, not both", argument="link"
+                    "join_group takes a link, or code= with group_id= and inviter_jid=, not both", argument="link"
                 )
             body: dict[str, str] = {"link": proto.check_invite(link)}
-        elif code is None or group_jid is None or inviter_jid is None:
+        elif code is None or group_id is None or inviter_jid is None:
             raise ClientValidationError(
-                "join_group needs a link, or code=, group_jid= and inviter_jid= together", argument="code"
+                "join_group needs a link, or code=, group_id= and inviter_jid= together", argument="code"
             )
         else:
             body = {
                 proto.JOIN_CODE_FIELD: proto.check_code(code),
-                "group_jid": proto.check_group_jid(group_jid),
+                "group_jid": proto.check_group_jid(group_id),
                 "inviter_jid": proto.normalise_participant(inviter_jid, "inviter_jid"),
             }
-        return proto.decode_join(await self._send(proto.build("join_group", json=body)))
+        return decode.decode_join(await self._send(proto.build("join_group", json=body)))
 
     # ------------------------------------------------------------------------------------------ settings
 
-    async def set_ephemeral(self, group_jid: str, duration: int | timedelta) -> int:
+    async def set_ephemeral(self, group_id: str, duration: int | timedelta) -> int:
         """Set the disappearing-message timer and return it in seconds.
 
         Args:
-            group_jid: The group.
+            group_id: The group.
             duration: 0 (off), 86400 (24 hours), 604800 (7 days) or 7776000 (90 days), in seconds or as a
                 :class:`~datetime.timedelta`; WUTS accepts no other value.
 
         """
         seconds = proto.check_ephemeral(duration)
-        request = proto.build("set_ephemeral", json={"duration_seconds": seconds}, jid=proto.check_group_jid(group_jid))
-        return proto.decode_ephemeral(await self._send(request), seconds)
+        request = proto.build("set_ephemeral", json={"duration_seconds": seconds}, jid=proto.check_group_jid(group_id))
+        return decode.decode_ephemeral(await self._send(request), seconds)
 
-    async def set_group_picture(self, group_jid: str, picture: bytes | str | os.PathLike[str]) -> str | None:
+    async def set_group_picture(self, group_id: str, picture: bytes | str | os.PathLike[str]) -> str | None:
         """Set the group's photo from JPEG bytes or a path (sent base64-encoded); return WUTS's ``picture_id``."""
-        gid = proto.check_group_jid(group_jid)
-        body = {"image_base64": proto.encode_picture(picture)}
-        return proto.decode_picture(await self._send(proto.build("set_group_picture", json=body, jid=gid)))
+        gid = proto.check_group_jid(group_id)
+        data, _ = read_upload(picture, argument="picture", max_bytes=PICTURE_MAX_BYTES)
+        body = {"image_base64": proto.encode_picture(data)}
+        return decode.decode_picture(await self._send(proto.build("set_group_picture", json=body, jid=gid)))
 
     # --------------------------------------------------------------------------------------- communities
 
-    async def create_community(self, name: str, participants: Iterable[str] = ()) -> Community:
+    async def create_community(self, name: str, users: Iterable[str] = ()) -> Community:
         """Create a community (a parent group); WUTS also creates its announcement group.
 
-        ``participants`` may be empty. Never retried after an ambiguous failure, like :meth:`create_group`.
+        ``users`` may be empty. Never retried after an ambiguous failure, like :meth:`create_group`.
         """
         body = {
             "name": proto.check_name(name),
-            "participants": proto.check_participants(participants, allow_empty=True),
+            "participants": proto.check_participants(users, allow_empty=True),
         }
-        return proto.decode_community(await self._send(proto.build("create_community", json=body)))
+        return decode.decode_community(await self._send(proto.build("create_community", json=body)))
 
-    async def add_community_participants(self, community_jid: str, participants: Iterable[str]) -> ParticipantsResult:
+    async def add_community_participants(self, community_jid: str, users: Iterable[str]) -> ParticipantsResult:
         """Add members to a community at parent-group level."""
-        return await self._community(ParticipantAction.ADD, community_jid, participants)
+        return await self._community(ParticipantAction.ADD, community_jid, users)
 
-    async def remove_community_participants(
-        self, community_jid: str, participants: Iterable[str]
-    ) -> ParticipantsResult:
+    async def remove_community_participants(self, community_jid: str, users: Iterable[str]) -> ParticipantsResult:
         """Remove members from a community at parent-group level."""
-        return await self._community(ParticipantAction.REMOVE, community_jid, participants)
+        return await self._community(ParticipantAction.REMOVE, community_jid, users)
 
     async def _community(
-        self, action: ParticipantAction, community_jid: str, participants: Iterable[str]
+        self, action: ParticipantAction, community_jid: str, users: Iterable[str]
     ) -> ParticipantsResult:
         operation = f"{action.value}_community_participants"
         body = proto.participants_body(
-            proto.check_participants(participants), action if proto.COMMUNITY_SENDS_ACTION else None
+            proto.check_participants(users), action if proto.COMMUNITY_SENDS_ACTION else None
         )
         request = proto.build(operation, json=body, jid=proto.check_group_jid(community_jid, "community_jid"))
-        return proto.decode_participants(await self._send(request), action, operation)
+        return decode.decode_participants(await self._send(request), action, operation)
 
-    async def link_group(self, community_jid: str, group_jid: str) -> None:
+    async def link_group(self, community_jid: str, group_id: str) -> None:
         """Attach an existing group to a community.
 
         WUTS names this call but its reference does not give the path or body: this library sends
-        ``POST /communities/{community_jid}/groups`` with ``{"group_jid": ...}`` (``ENDPOINTS`` and
+        ``POST /communities/{community_jid}/groups`` with ``{"group_id": ...}`` (``ENDPOINTS`` and
         ``LINK_GROUP_FIELD`` in ``wa_groups.wuts._protocol``). To attach a new group, use
         ``create_group(..., parent_jid=community_jid)``, which is documented.
         """
-        await self._link("link_group", community_jid, group_jid)
+        await self._link("link_group", community_jid, group_id)
 
-    async def unlink_group(self, community_jid: str, group_jid: str) -> None:
+    async def unlink_group(self, community_jid: str, group_id: str) -> None:
         """Detach a group from a community (``DELETE``, same undocumented path and body as :meth:`link_group`)."""
-        await self._link("unlink_group", community_jid, group_jid)
+        await self._link("unlink_group", community_jid, group_id)
 
-    async def _link(self, operation: str, community_jid: str, group_jid: str) -> None:
-        body = {proto.LINK_GROUP_FIELD: proto.check_group_jid(group_jid)}
+    async def _link(self, operation: str, community_jid: str, group_id: str) -> None:
+        body = {proto.LINK_GROUP_FIELD: proto.check_group_jid(group_id)}
         await self._send(proto.build(operation, json=body, jid=proto.check_group_jid(community_jid, "community_jid")))
 
     # ---------------------------------------------------------------------------------------------- bulk
 
     async def bulk_add_participants(
-        self,
-        group_jid: str,
-        participants: Iterable[str],
-        *,
-        concurrency: int = 8,
-        batch_size: int = proto.BULK_BATCH_SIZE,
-        on_progress: BulkProgressCallback | None = None,
-        resume: BulkResult | None = None,
-        result: BulkResult | None = None,
+        self, group_id: str, users: Iterable[str], **options: Unpack[JobOptions]
     ) -> BulkResult:
         """Add many participants in batches of at most 8; every participant ends in exactly one outcome list.
 
-        A participant WUTS does not report as added is a failure (see :meth:`add_participants`). Pass your own
-        ``result`` to keep the partial outcome if the task is cancelled; pass an earlier result as ``resume``
-        to run its retryable failures and unattempted participants again.
+        A participant WUTS does not report as added is a failure (see :meth:`add_participants`). The options
+        are those of every bulk job (:class:`~wa_groups.bulk.JobOptions`): ``concurrency``,
+        ``batch_size``, ``on_progress``, ``resume`` (an earlier result: its retryable failures and
+        unattempted participants run again) and ``result`` (filled in place, so a cancelled task's partial
+        outcome stays reachable).
         """
-        return await self._bulk(
-            ParticipantAction.ADD, group_jid, participants, concurrency, batch_size, on_progress, resume, result
-        )
+        return await self._bulk(ParticipantAction.ADD, group_id, users, options)
 
     async def bulk_remove_participants(
-        self,
-        group_jid: str,
-        participants: Iterable[str],
-        *,
-        concurrency: int = 8,
-        batch_size: int = proto.BULK_BATCH_SIZE,
-        on_progress: BulkProgressCallback | None = None,
-        resume: BulkResult | None = None,
-        result: BulkResult | None = None,
+        self, group_id: str, users: Iterable[str], **options: Unpack[JobOptions]
     ) -> BulkResult:
         """Remove many participants in batches of at most 8 (options as in :meth:`bulk_add_participants`)."""
-        return await self._bulk(
-            ParticipantAction.REMOVE, group_jid, participants, concurrency, batch_size, on_progress, resume, result
-        )
+        return await self._bulk(ParticipantAction.REMOVE, group_id, users, options)
 
-    async def bulk_promote(
-        self,
-        group_jid: str,
-        participants: Iterable[str],
-        *,
-        concurrency: int = 8,
-        batch_size: int = proto.BULK_BATCH_SIZE,
-        on_progress: BulkProgressCallback | None = None,
-        resume: BulkResult | None = None,
-        result: BulkResult | None = None,
-    ) -> BulkResult:
+    async def bulk_promote(self, group_id: str, users: Iterable[str], **options: Unpack[JobOptions]) -> BulkResult:
         """Make many members admins in batches of at most 8; a member still not an admin afterwards failed."""
-        return await self._bulk(
-            ParticipantAction.PROMOTE, group_jid, participants, concurrency, batch_size, on_progress, resume, result
-        )
+        return await self._bulk(ParticipantAction.PROMOTE, group_id, users, options)
 
-    async def bulk_demote(
-        self,
-        group_jid: str,
-        participants: Iterable[str],
-        *,
-        concurrency: int = 8,
-        batch_size: int = proto.BULK_BATCH_SIZE,
-        on_progress: BulkProgressCallback | None = None,
-        resume: BulkResult | None = None,
-        result: BulkResult | None = None,
-    ) -> BulkResult:
+    async def bulk_demote(self, group_id: str, users: Iterable[str], **options: Unpack[JobOptions]) -> BulkResult:
         """Take admin rights from many members in batches of at most 8; one still an admin afterwards failed."""
-        return await self._bulk(
-            ParticipantAction.DEMOTE, group_jid, participants, concurrency, batch_size, on_progress, resume, result
-        )
+        return await self._bulk(ParticipantAction.DEMOTE, group_id, users, options)
 
     async def _bulk(
-        self,
-        action: ParticipantAction,
-        group_jid: str,
-        participants: Iterable[str],
-        concurrency: int,
-        batch_size: int,
-        on_progress: BulkProgressCallback | None,
-        resume: BulkResult | None,
-        result: BulkResult | None,
+        self, action: ParticipantAction, group_id: str, users: Iterable[str], options: JobOptions
     ) -> BulkResult:
         operation = proto.PARTICIPANT_OPERATIONS[action]
 
@@ -411,12 +373,12 @@ class WutsClient(TransportClient):
             call,
             self.retry_policy.sleep,
             action=operation,
-            group_id=proto.check_group_jid(group_jid),
-            items=participants,
+            group_id=proto.check_group_jid(group_id),
+            items=users,
             normalise=proto.normalise_participant,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            on_progress=on_progress,
-            resume=resume,
-            result=result,
+            concurrency=options.get("concurrency", 8),
+            batch_size=options.get("batch_size", proto.BULK_BATCH_SIZE),
+            on_progress=options.get("on_progress"),
+            resume=options.get("resume"),
+            result=options.get("result"),
         )

@@ -82,7 +82,7 @@ class GroupParticipant:
 
 @attrs.frozen(kw_only=True)
 class Group:
-    """A group as WUTS describes it (:meth:`WutsClient.get_group`, :meth:`WutsClient.list_groups`...)."""
+    """A group as WUTS describes it (:meth:`WutsClient.get_group`, :meth:`WutsClient.iter_groups`...)."""
 
     jid: str
     """The group JID, ``<digits>@g.us``."""

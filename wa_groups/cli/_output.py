@@ -1,6 +1,6 @@
-"""Output helpers of the ``wa-groups`` command: plain-text tables, JSON conversion and the progress display.
+"""What the ``wa-groups`` commands print: plain-text tables, JSON-ready data and the progress display.
 
-Nothing here talks to the network; :mod:`wa_groups.cli` feeds it data.
+Nothing here talks to the network; the commands feed it data.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from typing import Any, TextIO
 
 import attrs
 
-from .bulk import BulkProgress
+from ..bulk import BulkProgress
+from ..models import GroupOperation
+from ._context import Context
 
 __all__ = [
     "ProgressDisplay",
@@ -24,6 +26,8 @@ __all__ = [
     "format_table",
     "jsonable",
     "key_value_table",
+    "plural",
+    "print_operation",
 ]
 
 #: Longest cell a table prints before cutting it with an ellipsis.
@@ -33,6 +37,20 @@ MAX_CELL = 48
 def format_count(value: int) -> str:
     """Return an integer with thousands separators, e.g. ``10,000``."""
     return f"{value:,}"
+
+
+def plural(count: int, noun: str) -> str:
+    """Return e.g. ``1 group`` or ``10,000 groups``."""
+    return f"{format_count(count)} {noun}{'s' if count != 1 else ''}"
+
+
+def print_operation(ctx: Context, operation: GroupOperation, what: str) -> None:
+    """Print an accepted Graph operation, whose outcome arrives in a webhook."""
+    if ctx.json:
+        ctx.out_json({"kind": operation.kind, "request_id": operation.request_id, "group_id": operation.group_id})
+        return
+    request = f" (request_id {operation.request_id})" if operation.request_id else ""
+    ctx.out(f"{what}{request}; the outcome arrives in a webhook.")
 
 
 def format_duration(seconds: float) -> str:

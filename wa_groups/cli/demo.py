@@ -1,0 +1,159 @@
+"""``wa-groups demo``: the main bulk job against an embedded fake Graph API, with no credentials."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import time
+from typing import Any
+
+import attrs
+
+from .._graph.endpoints import GROUPS_PAGE_MAX, JOIN_REQUESTS_PAGE_MAX, PARTICIPANTS_PER_CALL
+from ..bulk import BulkReport
+from ..bulk.graph import run_all_join_requests
+from ..client import GroupsClient
+from ._args import CommandAdder, count, positive_int, seconds
+from ._context import PROG, Context, ExitStatus, usage
+from ._jobs import save_report, summary, summary_pairs
+from ._output import ProgressDisplay, format_count, format_duration, format_table, key_value_table
+
+DEFAULT_DEMO_REPORT = "wa-groups-demo-report.json"
+#: The demo refuses more groups than this (seeding would take too long).
+MAX_GROUPS = 100_000
+
+DESCRIPTION = (
+    "Run the main bulk job against an embedded fake Graph API, with no credentials: seed groups (some "
+    "nearly full, a few suspended; a group holds at most 8 participants) and more join requests than they "
+    "have room for, stream the groups, approve every open request with a progress display, then print a "
+    "summary and write the JSON report. Some requests fail on purpose (#131204 Participant limit reached, "
+    "#131207 Group suspended): the demo exits 0 when the job ran to its end although items failed, 1 if "
+    "it stopped early, 130 on Ctrl-C."
+)
+
+
+def add_commands(parser: argparse.ArgumentParser, command: CommandAdder) -> None:
+    """Add the options of ``demo`` to its parser."""
+    parser.description = DESCRIPTION
+    parser.add_argument("--groups", type=positive_int, default=1000, metavar="N", help="groups to seed (default: 1000)")
+    parser.add_argument(
+        "--requests", type=count, default=10_000, metavar="N", help="join requests to seed (default: 10000)"
+    )
+    parser.add_argument(
+        "--latency", type=seconds, default=0.002, metavar="SECONDS", help="simulated server latency (default: 0.002)"
+    )
+    parser.add_argument("--concurrency", type=positive_int, default=16, metavar="N", help="requests at once (16)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the generated data (default: 0)")
+    parser.add_argument("--report", metavar="FILE", default=DEFAULT_DEMO_REPORT, help=f"default: {DEFAULT_DEMO_REPORT}")
+    parser.set_defaults(handler=demo)
+
+
+def _scenario() -> Any:
+    # The one place the product imports its test fake, by name and only when the demo runs: the demo's whole
+    # point is an embedded fake server. Nothing else under wa_groups may import wa_groups.testing.
+    return importlib.import_module("wa_groups.testing.demo")
+
+
+async def demo(ctx: Context) -> int:
+    """Run ``demo``: seed the fake, stream its groups, approve every open join request and check the server."""
+    args = ctx.args
+    if args.groups > MAX_GROUPS:
+        raise usage(f"--groups must be at most {MAX_GROUPS}")
+    human = not ctx.json
+    server = _scenario().DemoServer(groups=args.groups, requests=args.requests, latency=args.latency, seed=args.seed)
+    async with server:
+        seeded = server.seeded
+        if human:
+            ctx.out(f"Fake Graph API on {server.base_url} (latency {args.latency:g}s per request)")
+            ctx.out(
+                f"Seeded {format_count(args.groups)} groups ({format_count(seeded.crowded)} nearly full, "
+                f"{format_count(seeded.suspended)} suspended; a group holds at most {server.max_participants} "
+                f"participants) and {format_count(args.requests)} join requests, of which "
+                f"{format_count(seeded.fits)} fit: the others will fail (#131204 Participant limit reached, "
+                "#131207 Group suspended)."
+            )
+            ctx.out()
+        async with server.client() as client:
+            await _show_sample(ctx, client)
+            report = BulkReport()
+            server.start_counting()
+            elapsed = await _approve_all(ctx, client, report)
+        check = server.check()
+    saved = save_report(ctx, args.report, report)
+    done = summary(report, elapsed, args.report if saved else None)
+    done["http_requests"] = check.http_requests
+    done["http_requests_per_second"] = round(check.http_requests / elapsed, 1) if elapsed > 0 else None
+    checked = {"approved": check.approved, "sent_twice": check.sent_twice, "still_pending": check.still_pending}
+    if ctx.json:
+        ctx.out_json({**done, "seeded": attrs.asdict(seeded), "server": checked})
+    else:
+        pairs = summary_pairs(done, "approved")
+        rate = done["http_requests_per_second"]
+        pairs.insert(-1, ("HTTP requests", f"{format_count(check.http_requests)} ({rate or 0:,.0f}/s)"))
+        ctx.out(key_value_table(pairs))
+        ctx.out()
+        ctx.out(
+            f"Server check: {format_count(check.approved)} join requests approved; "
+            f"{'no' if not check.sent_twice else format_count(check.sent_twice)} join request id sent twice; "
+            f"{format_count(check.still_pending)} still pending (their groups are full or suspended)."
+        )
+    ran_to_end = report.groups_exhausted and report.stopped_by is None
+    if report.stopped_by is not None:
+        ctx.error(f"the job stopped early: {report.stopped_by}")
+    return ExitStatus.OK if ran_to_end and saved else ExitStatus.FAILED
+
+
+async def _show_sample(ctx: Context, client: GroupsClient) -> None:
+    """Stream every group, then show a few with their open join requests."""
+    started = time.monotonic()
+    streamed = 0
+    sample: list[str] = []
+    async for group in client.iter_groups(page_size=GROUPS_PAGE_MAX):
+        streamed += 1
+        if len(sample) < 5:
+            sample.append(group.id)
+    listing_time = time.monotonic() - started
+    infos = await asyncio.gather(
+        *(client.get_group(gid, fields=["subject", "total_participant_count"]) for gid in sample)
+    )
+    pending = [await _count_open_requests(client, gid) for gid in sample]
+    if not ctx.json:
+        ctx.out(f"Streamed {format_count(streamed)} groups in {format_duration(listing_time)}. A sample:")
+        rows = [
+            (info.id, info.subject, info.total_participant_count, open_requests)
+            for info, open_requests in zip(infos, pending, strict=True)
+        ]
+        ctx.out(format_table(("GROUP ID", "SUBJECT", "PARTICIPANTS", "OPEN REQUESTS"), rows, cut={1}))
+        ctx.out()
+
+
+async def _approve_all(ctx: Context, client: GroupsClient, report: BulkReport) -> float:
+    """Approve every open join request of every group into ``report``; return the seconds it took."""
+    args = ctx.args
+    progress = ProgressDisplay(ctx.stderr, label="approving", total=args.requests, live=ctx.live_progress)
+    started = time.monotonic()
+    try:
+        await run_all_join_requests(
+            client,
+            group_ids=None,
+            reject=False,
+            concurrency=args.concurrency,
+            batch_size=PARTICIPANTS_PER_CALL,
+            on_progress=progress,
+            resume=None,
+            phone_number_id=None,
+            result=report,
+        )
+    except asyncio.CancelledError:
+        progress.finish(interrupted=True)
+        if save_report(ctx, args.report, report):
+            ctx.note(f"{PROG}: interrupted: partial report written to {args.report}")
+            ctx.interrupt_noted = True
+        raise
+    progress.finish()
+    return time.monotonic() - started
+
+
+async def _count_open_requests(client: GroupsClient, group_id: str) -> int:
+    return sum([1 async for _ in client.iter_join_requests(group_id, page_size=JOIN_REQUESTS_PAGE_MAX)])

@@ -1,0 +1,28 @@
+"""``wa-groups --backend wuts invite-link``: get or reset a group's invite link."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._args import INVITE_LINK_ACTIONS, CommandAdder, group_actions
+from ._config import wuts_client
+from ._context import Context, ExitStatus
+from ._output import jsonable
+
+
+def add_commands(parser: argparse.ArgumentParser, command: CommandAdder) -> None:
+    """Add the actions of ``invite-link`` (WUTS) to its parser."""
+    group_actions(parser, command, INVITE_LINK_ACTIONS, group_metavar="GROUP_JID", handler=invite_link)
+
+
+async def invite_link(ctx: Context) -> int:
+    """``invite-link get|reset``."""
+    args = ctx.args
+    async with wuts_client(ctx) as client:
+        send = client.reset_invite_link if args.action == "reset" else client.get_invite_link
+        link = await send(args.group_id)
+    if ctx.json:
+        ctx.out_json(jsonable(link))
+    else:
+        ctx.out(str(link))
+    return ExitStatus.OK
