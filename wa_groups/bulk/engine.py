@@ -18,6 +18,7 @@ import itertools
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextvars import ContextVar
 from typing import TypedDict, Union
 
 import attrs
@@ -34,6 +35,7 @@ __all__ = [
     "CheckpointTarget",
     "GroupRun",
     "Job",
+    "JobDefaults",
     "JobOptions",
     "ReportOptions",
     "Settle",
@@ -41,6 +43,7 @@ __all__ = [
     "StreamSource",
     "check_concurrency",
     "group_work",
+    "job_defaults",
     "prepare_run",
     "run_items",
 ]
@@ -53,6 +56,26 @@ CheckpointTarget = Union[str, "os.PathLike[str]", Callable[[BulkResult | BulkRep
 
 #: Seconds between two checkpoints written after batches (the first and last are always written).
 DEFAULT_CHECKPOINT_INTERVAL = 2.0
+
+
+@attrs.frozen(kw_only=True)
+class JobDefaults:
+    """Options for the bulk jobs started in a context, where a job's own options leave them unset."""
+
+    stop: asyncio.Event | None = None
+    """See :attr:`JobOptions.stop`."""
+
+    checkpoint: CheckpointTarget | None = None
+    """See :attr:`JobOptions.checkpoint`."""
+
+    checkpoint_interval: float | None = None
+    """See :attr:`JobOptions.checkpoint_interval`."""
+
+
+#: Defaults for the bulk jobs started in the current context. A runner that starts jobs through code it does
+#: not write (the ``wa-groups`` command runs every bulk command this way) sets a stop event and a checkpoint
+#: for all of them at once; the options a job is given still win.
+job_defaults: ContextVar[JobDefaults | None] = ContextVar("wa_groups_job_defaults", default=None)
 
 
 class JobOptions(TypedDict, total=False):
@@ -210,6 +233,12 @@ class Job:
         checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         settle: Settle | None = None,
     ) -> None:
+        ambient = job_defaults.get()
+        if ambient is not None:
+            stop = stop if stop is not None else ambient.stop
+            checkpoint = checkpoint if checkpoint is not None else ambient.checkpoint
+            if ambient.checkpoint_interval is not None and checkpoint_interval == DEFAULT_CHECKPOINT_INTERVAL:
+                checkpoint_interval = ambient.checkpoint_interval
         self.call = call
         self.batch_size = batch_size
         self.gate = JobGate(concurrency, sleep)
@@ -221,6 +250,8 @@ class Job:
         self._last_checkpoint = 0.0
         #: Builds what a checkpoint holds (set by the job function: a result, or a report of many groups).
         self.snapshot: Callable[[], BulkResult | BulkReport] | None = None
+        #: Returns the job's own result or report, written as the last checkpoint once every item is recorded.
+        self.final: Callable[[], BulkResult | BulkReport] | None = None
         self.total: int | None = 0
         self.succeeded = 0
         self.failed = 0
@@ -430,6 +461,7 @@ class Job:
             # A backend that cannot look: its items are sent again, as the backend's own retry rules allow.
             resend = {run.label(key) for key in keys}
             result.failed[:] = [f for f in result.failed if not (f.item in resend and f.error.outcome_unknown)]
+            result.not_attempted[:] = [i for i in result.not_attempted if i not in resend]
             for key in keys:
                 run.queued[key] = None
             return
@@ -443,9 +475,18 @@ class Job:
             ):
                 self.halt(error)
             logger.warning("could not settle %d items of unknown outcome in %s: %s", len(keys), result.group_id, error)
+            # Items a running checkpoint left as not attempted stay uncertain: say so, so no later resume
+            # takes them for never sent.
+            unsure = set(result.not_attempted) & {run.label(key) for key in keys}
+            if unsure:
+                result.not_attempted[:] = [i for i in result.not_attempted if i not in unsure]
+                lost = TransportError("may have been sent after the last checkpoint; looking failed")
+                lost.mark_outcome_unknown()
+                result.failed.extend(BulkFailure(item=i, group_id=result.group_id, error=lost) for i in unsure)
             return
         resolved = {run.label(key) for key in (*settled.done, *settled.again, *(k for k, _ in settled.failed))}
         result.failed[:] = [f for f in result.failed if not (f.item in resolved and f.error.outcome_unknown)]
+        result.not_attempted[:] = [i for i in result.not_attempted if i not in resolved]
         self.record(run, settled.done, settled.failed)
         for key in settled.again:
             run.queued[key] = None
@@ -474,6 +515,7 @@ class Job:
         not_attempted.extend(run.label(k) for k in run.queued)
         return attrs.evolve(
             result,
+            running=True,
             succeeded=list(result.succeeded),
             failed=failed,
             not_attempted=not_attempted,
@@ -481,9 +523,15 @@ class Job:
             requesters=dict(result.requesters),
         )
 
-    async def checkpoint(self, *, force: bool = False) -> None:
-        """Write a checkpoint when one is due (``force``: now); a failure to write is logged, never raised."""
+    async def checkpoint(self, *, force: bool = False, final: bool = False) -> None:
+        """Write a checkpoint when one is due (``force``: now); a failure to write is logged, never raised.
+
+        ``final`` writes the job's own result, once every item is recorded (the job ended or was cancelled).
+        """
         if self.checkpointer is None or self.snapshot is None:
+            return
+        if final and self.final is not None:
+            await self.checkpointer.write(self.final())
             return
         now = asyncio.get_running_loop().time()
         if not force and now - self._last_checkpoint < self.checkpoint_interval:
@@ -514,7 +562,7 @@ class Job:
         except BaseException:
             # Cancelled, or the input itself failed: stop the batches still running and account for them.
             await asyncio.shield(self.cancel())
-            await asyncio.shield(self.checkpoint(force=True))
+            await asyncio.shield(self.checkpoint(final=True))
             raise
         finally:
             current_gate.reset(token)
@@ -573,9 +621,12 @@ def prepare_run(
         return key
 
     unknown_failures = [f for f in resume.failed if f.error.outcome_unknown]
-    again = [key_of(i, False) for i in resume.not_attempted]
+    # A checkpoint of a job that was still running may be followed by sends it does not record: its
+    # not-attempted items are settled by looking, like outcomes known to be unknown.
+    unsure = list(resume.not_attempted) if resume.running else []
+    again = [] if resume.running else [key_of(i, False) for i in resume.not_attempted]
     again += [key_of(f.item, False) for f in resume.failed if f.retryable and not f.error.outcome_unknown]
-    unknown = [key_of(f.item) for f in unknown_failures]
+    unknown = [key_of(f.item) for f in unknown_failures] + [key_of(i) for i in unsure]
     for item in resume.succeeded:
         key_of(item)
     kept = [f for f in resume.failed if not f.retryable]
@@ -583,7 +634,7 @@ def prepare_run(
         key_of(failure.item)
     target.succeeded[:] = list(resume.succeeded)
     target.failed[:] = kept + unknown_failures
-    target.not_attempted.clear()
+    target.not_attempted[:] = unsure  # until settled
     target.duplicates = dict(resume.duplicates)
     target.requesters = dict(resume.requesters)
     target.exhausted = False
@@ -654,6 +705,7 @@ async def run_items(
     todo = again if again is not None else unique(items, normalise, run if keep_spelling else None)
     job.total = len(todo) + len(unknown)
     job.snapshot = lambda: job.snapshot_result(run)
+    job.final = lambda: run.result
     for key in todo:  # queued before the first checkpoint, so even a kill at once leaves every item on record
         job.accept(run, key)
 
@@ -665,5 +717,5 @@ async def run_items(
     await job.guarded(work())
     if job.stop is not None:
         run.result.stopped_by = run.result.stopped_by or job.stop
-    await job.checkpoint(force=True)
+    await job.checkpoint(final=True)
     return run.result

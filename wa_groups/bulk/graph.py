@@ -50,6 +50,7 @@ from .results import BulkProgressCallback, BulkReport, BulkResult
 
 if TYPE_CHECKING:
     from ..models import GroupInfo, GroupSummary, JoinRequest
+    from ..paging import Paginator
 
 __all__ = ["GraphCalls", "run_all_join_requests", "run_join_requests", "run_participants"]
 
@@ -83,8 +84,8 @@ class GraphCalls(Protocol):
     async def get_group(self, group_id: str, *, fields: Iterable[str] | None = None) -> GroupInfo:
         """Return a group's metadata (the jobs ask for its participants to settle uncertain outcomes)."""
 
-    def iter_join_requests(self, group_id: str, *, page_size: int | None = None) -> AsyncIterable[JoinRequest]:
-        """Stream a group's open join requests."""
+    def iter_join_requests(self, group_id: str, *, page_size: int | None = None) -> Paginator[JoinRequest]:
+        """Stream a group's open join requests (``.pages()`` page by page)."""
 
     def iter_groups(
         self, *, page_size: int | None = None, phone_number_id: str | None = None
@@ -316,13 +317,24 @@ def _join_requests_stream(client: GraphCalls) -> StreamSource:
     return source
 
 
-async def _listed_ids(client: GraphCalls, run: GroupRun) -> AsyncIterator[str]:
-    """Yield the ids of a group's open join requests, remembering each requester for settling later."""
+async def _feed_listing(client: GraphCalls, job: Job, run: GroupRun) -> None:
+    """Queue a group's open join requests page by page, remembering each requester for settling later.
+
+    Each page is queued whole and checkpointed before any of it is sent (write-ahead), so a kill at any moment
+    leaves every request the job may have sent on record.
+    """
     requesters = run.result.requesters
-    async for request in client.iter_join_requests(run.result.group_id, page_size=STREAM_PAGE_SIZE):
-        if request.wa_id:
-            requesters[request.join_request_id] = request.wa_id
-        yield request.join_request_id
+    async for page in client.iter_join_requests(run.result.group_id, page_size=STREAM_PAGE_SIZE).pages():
+        if job.stop is not None:
+            return
+        fresh = False
+        for request in page.items:
+            if request.wa_id:
+                requesters[request.join_request_id] = request.wa_id
+            fresh = job.accept(run, request.join_request_id) or fresh
+        if fresh:
+            await job.checkpoint(force=True)
+        await job.dispatch(run)
 
 
 def _stops_the_job(error: WAGroupsError) -> bool:
@@ -344,7 +356,7 @@ async def _stream_join_requests(client: GraphCalls, job: Job, run: GroupRun) -> 
     while True:
         before = len(run.seen)
         try:
-            await job.feed(run, _listed_ids(client, run))
+            await _feed_listing(client, job, run)
         except InvalidCursorError as error:
             idle_restarts = idle_restarts + 1 if len(run.seen) == before else 0
             if idle_restarts > MAX_IDLE_RESTARTS:
@@ -418,6 +430,7 @@ async def run_join_requests(
     run, again, unknown = prepare_run(job, result, resume, _ACTION_NAMES[action], gid)
     runs[gid] = run
     job.snapshot = lambda: job.snapshot_result(run)
+    job.final = lambda: run.result
     learn = False
     if resume is not None:
         explicit: list[str] | None = again
@@ -435,12 +448,13 @@ async def run_join_requests(
     async def work() -> None:
         if learn and explicit:
             await _learn_requesters(client, run, explicit)
+            await job.checkpoint(force=True)  # a kill from now on leaves the requesters on record
         await group_work(job, run, explicit, source, unknown)
 
     await job.guarded(work())
     if job.stop is not None:
         run.result.stopped_by = run.result.stopped_by or job.stop
-    await job.checkpoint(force=True)
+    await job.checkpoint(final=True)
     return run.result
 
 
@@ -541,6 +555,7 @@ async def run_all_join_requests(
         return attrs.evolve(target, groups=groups)
 
     job.snapshot = snapshot
+    job.final = lambda: target
 
     async def one_group(gid: str) -> None:
         try:
@@ -604,5 +619,5 @@ async def run_all_join_requests(
     await job.guarded(work())
     if job.stop is not None:
         target.stopped_by = target.stopped_by or job.stop
-    await job.checkpoint(force=True)
+    await job.checkpoint(final=True)
     return target

@@ -167,6 +167,11 @@ class BulkResult(_JsonReport):
     exhausted: bool = False
     """True once the job's input was read to its end (for streamed inputs: every open request was tried)."""
 
+    running: bool = False
+    """True in a checkpoint written while the job was still running. The process may have been killed just
+    after: items it lists as not attempted may have been sent since, so a resumed job settles them by looking
+    before sending any."""
+
     duplicates: dict[str, str] = attrs.field(factory=dict)
     """Input items dropped as repeats of an earlier one: the later spelling -> the first spelling, which is the
     one reported (e.g. ``{"16505550000": "+1 650 555 0000"}``). Items are always reported as the caller spelt
@@ -180,7 +185,7 @@ class BulkResult(_JsonReport):
     @property
     def ok(self) -> bool:
         """True when every item succeeded and the job ran to its end."""
-        return not self.failed and not self.not_attempted and self.stopped_by is None
+        return not self.failed and not self.not_attempted and self.stopped_by is None and not self.running
 
     @property
     def total(self) -> int:
@@ -209,6 +214,7 @@ class BulkResult(_JsonReport):
             "counts": self.counts,
             "ok": self.ok,
             "exhausted": self.exhausted,
+            "running": self.running,
             "succeeded": list(self.succeeded),
             "failed": [{"item": f.item, "group_id": f.group_id, "error": _error_to_dict(f.error)} for f in self.failed],
             "not_attempted": list(self.not_attempted),
@@ -238,6 +244,7 @@ class BulkResult(_JsonReport):
                 not_attempted=[str(i) for i in data.get("not_attempted", [])],
                 stopped_by=None if not data.get("stopped_by") else _error_from_dict(data["stopped_by"]),
                 exhausted=bool(data.get("exhausted", False)),
+                running=bool(data.get("running", False)),
                 duplicates={str(k): str(v) for k, v in (data.get("duplicates") or {}).items()},
                 requesters={str(k): str(v) for k, v in (data.get("requesters") or {}).items()},
             )
