@@ -232,6 +232,7 @@ class Job:
         checkpoint: CheckpointTarget | None = None,
         checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         settle: Settle | None = None,
+        max_wait: float | None = None,
     ) -> None:
         ambient = job_defaults.get()
         if ambient is not None:
@@ -240,6 +241,9 @@ class Job:
             if ambient.checkpoint_interval is not None and checkpoint_interval == DEFAULT_CHECKPOINT_INTERVAL:
                 checkpoint_interval = ambient.checkpoint_interval
         self.call = call
+        #: The longest wait the job sits through when the server demands one (the retry policy's ``max_wait``);
+        #: a longer demand stops the job. ``None``: demands never stop it.
+        self.max_wait = max_wait
         self.batch_size = batch_size
         self.gate = JobGate(concurrency, sleep)
         self.on_progress = on_progress
@@ -324,10 +328,15 @@ class Job:
                     state.recorded = True
                     self.not_attempted(run, batch)
                     return
-                if not notes and isinstance(error, RateLimitError) and error.retry_after is not None:
-                    # The server demanded a wait the job will not sit through (longer than the policy's
-                    # max_wait, or demanded again on every attempt): stop cleanly instead of sending every
-                    # remaining batch only to have it refused.
+                if not notes and error.not_processed and self.stop is not None:
+                    # Refused unprocessed, and the job has stopped meanwhile so it is not tried again: the
+                    # server did nothing with it.
+                    state.recorded = True
+                    self.not_attempted(run, batch)
+                    return
+                if not notes and self.refuses_wait(error):
+                    # The server demanded a wait longer than the policy's max_wait, which the job will not sit
+                    # through: stop cleanly instead of sending every remaining batch only to have it refused.
                     self.halt(error)
                     state.recorded = True
                     self.not_attempted(run, batch)
@@ -347,6 +356,19 @@ class Job:
             await self.checkpoint()
         finally:
             self.pending.release()
+
+    def refuses_wait(self, error: WAGroupsError) -> bool:
+        """Tell whether ``error`` demands a wait longer than the job's ``max_wait`` (the transport did not wait)."""
+        return (
+            self.max_wait is not None
+            and isinstance(error, RateLimitError)
+            and error.retry_after is not None
+            and error.retry_after > self.max_wait
+        )
+
+    def stops_on(self, error: WAGroupsError) -> bool:
+        """Tell whether ``error`` ends the whole job: a refused token, or a wait longer than ``max_wait``."""
+        return isinstance(error, AuthenticationError) or self.refuses_wait(error)
 
     def halt(self, error: WAGroupsError) -> None:
         """Stop the job: nothing more is sent, and what was not sent is recorded as not attempted."""
@@ -470,9 +492,7 @@ class Job:
         except JobStopped:
             return
         except WAGroupsError as error:
-            if isinstance(error, AuthenticationError) or (
-                isinstance(error, RateLimitError) and error.retry_after is not None
-            ):
+            if self.stops_on(error):
                 self.halt(error)
             logger.warning("could not settle %d items of unknown outcome in %s: %s", len(keys), result.group_id, error)
             # Items a running checkpoint left as not attempted stay uncertain: say so, so no later resume
@@ -680,12 +700,14 @@ async def run_items(
     settle: Settle | None = None,
     before: Callable[[GroupRun, list[str]], Awaitable[None]] | None = None,
     keep_spelling: bool = False,
+    max_wait: float | None = None,
 ) -> BulkResult:
     """Run ``call`` over a list of items of one group in batches; any backend's bulk helpers use this.
 
     ``settle`` looks at the server to settle a resumed result's items of unknown outcome (without it they are
     sent again); ``before`` runs inside the job before the first batch. With ``keep_spelling`` items are
-    reported as the caller spelt them first, else in their normalised form.
+    reported as the caller spelt them first, else in their normalised form. A demanded wait longer than
+    ``max_wait`` (the retry policy's) stops the job.
     """
     concurrency, batch_size = check_concurrency(concurrency, batch_size, max_batch)
     if isinstance(items, str):
@@ -700,6 +722,7 @@ async def run_items(
         checkpoint=checkpoint,
         checkpoint_interval=checkpoint_interval,
         settle=settle,
+        max_wait=max_wait,
     )
     run, again, unknown = prepare_run(job, result, resume, action, group_id, normalise if keep_spelling else str)
     todo = again if again is not None else unique(items, normalise, run if keep_spelling else None)

@@ -22,10 +22,8 @@ from .._graph.checks import check_id, normalise_user
 from .._graph.endpoints import PARTICIPANTS_PER_CALL
 from .._graph.errors import error_from_detail
 from ..errors import (
-    AuthenticationError,
     ClientValidationError,
     InvalidCursorError,
-    RateLimitError,
     UnconfirmedError,
     WAGroupsError,
 )
@@ -337,12 +335,6 @@ async def _feed_listing(client: GraphCalls, job: Job, run: GroupRun) -> None:
         await job.dispatch(run)
 
 
-def _stops_the_job(error: WAGroupsError) -> bool:
-    return isinstance(error, AuthenticationError) or (
-        isinstance(error, RateLimitError) and error.retry_after is not None
-    )
-
-
 async def _stream_join_requests(client: GraphCalls, job: Job, run: GroupRun) -> None:
     """Feed every open join request of a group, restarting from the first page when a cursor goes stale.
 
@@ -367,7 +359,7 @@ async def _stream_join_requests(client: GraphCalls, job: Job, run: GroupRun) -> 
             return
         except WAGroupsError as error:
             result.stopped_by = error
-            if _stops_the_job(error):
+            if job.stops_on(error):
                 job.halt(error)
             return
         if len(run.seen) == before or job.stop is not None:
@@ -426,6 +418,7 @@ async def run_join_requests(
         checkpoint=checkpoint,
         checkpoint_interval=checkpoint_interval,
         settle=join_requests_settle(client, action),
+        max_wait=client.retry_policy.max_wait,
     )
     run, again, unknown = prepare_run(job, result, resume, _ACTION_NAMES[action], gid)
     runs[gid] = run
@@ -502,6 +495,7 @@ async def run_participants(
         checkpoint_interval=checkpoint_interval,
         settle=participants_settle(client, action),
         keep_spelling=True,
+        max_wait=client.retry_policy.max_wait,
     )
 
 
@@ -534,6 +528,7 @@ async def run_all_join_requests(
         checkpoint=checkpoint,
         checkpoint_interval=checkpoint_interval,
         settle=join_requests_settle(client, action),
+        max_wait=client.retry_policy.max_wait,
     )
     job.total = None
     target = result if result is not None else BulkReport()
@@ -601,7 +596,7 @@ async def run_all_join_requests(
                 pass
             except WAGroupsError as error:
                 target.stopped_by = error
-                if _stops_the_job(error):
+                if job.stops_on(error):
                     job.halt(error)
             while group_tasks:
                 done, _ = await asyncio.wait(list(group_tasks), return_when=asyncio.FIRST_EXCEPTION)
