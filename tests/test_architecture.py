@@ -18,6 +18,7 @@ PURE = sorted(
             for name in ("request.py", "coerce.py", "wire.py", "convert.py", "retry.py", "gate.py")
         ),
         *(PACKAGE / "wuts" / name for name in ("_protocol.py", "_decode.py", "ids.py", "errors.py", "models.py")),
+        PACKAGE / "messages.py",
         PACKAGE / "models.py",
         PACKAGE / "errors.py",
     ]

@@ -107,17 +107,23 @@ def test_groups_list_json_accepts_global_options_after_the_command(graph: GraphF
     code, out, _ = cli("groups", "list", "--json", "--page-size", "7")
     assert code == 0
     listed = json.loads(out)
-    assert [group["id"] for group in listed] == ids
-    assert listed[0]["subject"] == "Group 1"
-    assert "created_at" in listed[0]
+    assert [group["id"] for group in listed["groups"]] == ids
+    assert listed["after"] is None
+    assert listed["groups"][0]["subject"] == "Group 1"
+    assert "created_at" in listed["groups"][0]
     code, out, _ = cli("--json", "groups", "list", "--limit", "4")
     assert code == 0
-    assert [group["id"] for group in json.loads(out)] == ids[:4]
+    first = json.loads(out)
+    assert [group["id"] for group in first["groups"]] == ids[:4]
+    code, out, _ = cli("--json", "groups", "list", "--limit", "4", "--after", first["after"])
+    assert [group["id"] for group in json.loads(out)["groups"]] == ids[4:8]
 
 
 def test_groups_list_empty(graph: GraphFake, cli: Run) -> None:
     assert cli("groups", "list") == (0, "No active groups.\n", "")
-    assert cli("groups", "list", "--json")[:2] == (0, "[]\n")
+    code, out, _ = cli("groups", "list", "--json")
+    assert code == 0
+    assert json.loads(out) == {"groups": [], "after": None}
 
 
 def test_groups_show(graph: GraphFake, cli: Run) -> None:
@@ -157,7 +163,7 @@ def test_groups_create_update_delete(graph: GraphFake, cli: Run) -> None:
     code, _, err = cli("groups", "update", group.id)
     assert code == 2
     assert "--subject" in err
-    assert cli("groups", "delete", group.id)[0] == 0
+    assert cli("groups", "delete", group.id, "--yes")[0] == 0
     assert graph.call(lambda: len(graph.fake.groups)) == 0
 
 
@@ -168,10 +174,10 @@ def test_invite_link(graph: GraphFake, cli: Run) -> None:
     link = out.strip()
     assert link == graph.call(lambda: graph.fake.groups[gid].invite_link)
     assert link.startswith("https://")
-    code, out, _ = cli("--json", "invite-link", "reset", gid)
+    code, out, _ = cli("--json", "invite-link", "reset", gid, "--yes")
     assert code == 0
     assert json.loads(out)["invite_link"] not in (None, link)
-    code, out, _ = cli("invite-link", "delete", gid)
+    code, out, _ = cli("invite-link", "delete", gid, "-y")
     assert code == 0
     assert "deleted" in out
 
@@ -231,7 +237,7 @@ def test_join_requests_approve_all_with_report(
     assert fake.call(lambda: dict(fake.fake.approved)) == dict.fromkeys(ids, 1)
     assert "approve_join_requests" in out
     assert "50" in out
-    assert "approve_join_requests:" in err  # plain progress lines: stderr is not a terminal here
+    assert "Approving join requests:" in err  # plain progress lines: stderr is not a terminal here
 
 
 def test_join_requests_reject_explicit_ids_json(graph: GraphFake, cli: Run, tmp_path: Path) -> None:
@@ -255,7 +261,7 @@ def test_join_requests_all_groups(graph: GraphFake, cli: Run, tmp_path: Path) ->
         open_ids += graph.call(graph.fake.add_join_requests, gid, 4)
     full = graph.call(graph.fake.add_group, "Full", participants=[f"1555000000{n}" for n in range(8)])
     blocked = graph.call(graph.fake.add_join_requests, full, 2)
-    code, out, err = cli("join-requests", "approve", "--all-groups")
+    code, out, err = cli("join-requests", "approve", "--all-groups", "--yes")
     assert code == 1  # the full group's requests failed
     assert "#131204 Participant limit reached" in out
     (written,) = tmp_path.glob("wa-groups-approve-join-requests-all-groups-*.json")
@@ -269,7 +275,7 @@ def test_join_requests_all_groups(graph: GraphFake, cli: Run, tmp_path: Path) ->
 def test_join_requests_all_groups_success_json(graph: GraphFake, cli: Run) -> None:
     for gid in graph.call(graph.fake.add_groups, 3):
         graph.call(graph.fake.add_join_requests, gid, 2)
-    code, out, _ = cli("--json", "join-requests", "approve", "--all-groups", "--report", "r.json")
+    code, out, _ = cli("--json", "join-requests", "approve", "--all-groups", "--report", "r.json", "--yes")
     assert code == 0
     summary = json.loads(out)
     assert summary["ok"] is True
@@ -300,8 +306,8 @@ def test_resume_rejects_a_report_of_another_job(graph: GraphFake, cli: Run, tmp_
     (tmp_path / "one.json").write_text(BulkResult(action="approve_join_requests", group_id=gid).to_json())
     code, _, err = cli("join-requests", "reject", gid, "--all", "--resume", "one.json")
     assert code == 2
-    assert "approve_join_requests job" in err
-    code, _, err = cli("join-requests", "approve", "--all-groups", "--resume", "one.json")
+    assert "another job (approve join requests), not of reject join requests" in err
+    code, _, err = cli("join-requests", "approve", "--all-groups", "--resume", "one.json", "--yes")
     assert code == 2
     assert "one-group job" in err
     code, _, err = cli("join-requests", "approve", "other-group", "--all", "--resume", "one.json")
@@ -390,7 +396,11 @@ def test_rejected_token_is_never_printed(
 ) -> None:
     fake = make_fake(access_token="the-right-token")
     _point_env(monkeypatch, fake.fake, token=CANARY)  # the fake refuses the canary
-    for argv in (["groups", "list"], ["--json", "join-requests", "approve", "--all-groups"], ["-v", "groups", "list"]):
+    for argv in (
+        ["groups", "list"],
+        ["--json", "join-requests", "approve", "--all-groups", "--yes"],
+        ["-v", "groups", "list"],
+    ):
         code, _, err = cli(*argv)  # the fixture asserts the canary appears nowhere
         assert code == 1
         assert "error:" in err
@@ -422,7 +432,7 @@ def test_demo_small(cli: Run, tmp_path: Path) -> None:
     assert report.groups_exhausted
     assert report.total == 200
     assert report.failed > 0
-    assert "approving:" in err
+    assert "Approving join requests:" in err
 
 
 def test_demo_json(cli: Run, tmp_path: Path) -> None:
@@ -469,7 +479,7 @@ def test_ctrl_c_writes_the_report_and_resume_finishes_the_job(
     for gid in threaded.call(fake.add_groups, 60):
         everything += threaded.call(fake.add_join_requests, gid, 20)
     child = subprocess.Popen(
-        [sys.executable, "-m", "wa_groups", "join-requests", "approve", "--all-groups", "--concurrency", "2"],
+        [sys.executable, "-m", "wa_groups", "join-requests", "approve", "--all-groups", "--concurrency", "2", "--yes"],
         cwd=tmp_path,
         env=_child_env(fake),
         stdout=subprocess.PIPE,
@@ -499,7 +509,7 @@ def test_ctrl_c_writes_the_report_and_resume_finishes_the_job(
     assert {f.item for r in partial.groups.values() for f in r.failed} == unknown  # only in-flight batches failed
 
     _point_env(monkeypatch, fake)
-    code, out, err = cli("join-requests", "approve", "--all-groups", "--resume", written.name)
+    code, out, err = cli("join-requests", "approve", "--all-groups", "--resume", written.name, "--yes")
     final = BulkReport.from_json(written.read_text())
     # Batches in flight at Ctrl-C may have been carried out: their ids, gone on the retry (#131213), count as done.
     assert [f for r in final.groups.values() for f in r.failed] == []

@@ -12,6 +12,11 @@ Conventions of the pages under ``docs/`` (see "About the examples" in ``docs/ind
   fake server (one per page, shared by the page's blocks in order) and must exit with status 0.
   ``$GROUP_ID``, ``$JOIN_REQUEST_ID`` and ``$SECOND_JOIN_REQUEST_ID`` name a seeded group with open join
   requests; ``export WA_...`` lines are skipped, since the test points ``WA_*`` at the fake itself.
+  ``> FILE`` at the end of a command writes its stdout to FILE.
+* A console block preceded by ``<!-- fake-serve -->`` starts with a ``$ wa-groups ... fake serve`` line: the
+  test runs that command as written in a child process, as a reader would in a first shell, and takes the
+  ``export`` lines it prints (the reader pastes them into a second shell) for the commands that follow. A page
+  with such a block gets no other fake.
 * A block preceded by ``<!-- not-tested -->`` is skipped. That marker is only for what needs real
   credentials or never ends; a skipped Python block must be followed by a runnable twin.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import inspect
 import io
 import linecache
@@ -48,6 +54,8 @@ from wa_groups.testing.threaded import ThreadedFake
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 NOT_TESTED = "<!-- not-tested -->"
 PYTEST_MODULE = "<!-- pytest -->"
+FAKE_SERVE = "<!-- fake-serve -->"
+REPO_ROOT = DOCS.parent
 RUNNABLE_LANGUAGES = frozenset({"python", "py", "python3"})
 #: Seconds one example may take before it counts as hung.
 EXAMPLE_DEADLINE = 20.0
@@ -67,7 +75,8 @@ class Block:
 
     @property
     def where(self) -> str:
-        return f"{self.page.relative_to(DOCS)}:{self.line}"
+        page = self.page.relative_to(DOCS) if self.page.is_relative_to(DOCS) else self.page.name
+        return f"{page}:{self.line}"
 
 
 def pages() -> list[Path]:
@@ -97,7 +106,7 @@ def blocks(page: Path) -> list[Block]:
             body.append(lines[index])
             index += 1
         language = info.split()[0].lower() if info else ""
-        marker = previous if previous in (NOT_TESTED, PYTEST_MODULE) else None
+        marker = previous if previous in (NOT_TESTED, PYTEST_MODULE, FAKE_SERVE) else None
         found.append(Block(page, start + 1, language, marker, "\n".join(body) + "\n"))
         previous = ""
         index += 1
@@ -175,6 +184,38 @@ def test_python_example_runs(block: Block, isolated: Path) -> None:
         pytest.fail(f"{block.where} left an event loop running")
 
 
+README = REPO_ROOT / "README.md"
+README_BLOCKS = [b for b in blocks(README) if b.language in RUNNABLE_LANGUAGES and b.marker != NOT_TESTED]
+
+
+@pytest.mark.parametrize("block", README_BLOCKS, ids=[f"README.md:{b.line}" for b in README_BLOCKS])
+def test_readme_example_runs_as_pasted(block: Block, isolated: Path) -> None:
+    """Each Python block of the README runs as it stands, with WA_* set as 'wa-groups fake serve' prints them."""
+    where = f"README.md:{block.line}"
+    server = ThreadedFake(FakeGraphAPI, timeout=EXAMPLE_DEADLINE).start()
+    try:
+        seed(server)
+        fake = server.fake
+        os.environ.update(
+            WA_ACCESS_TOKEN=fake.access_token, WA_PHONE_NUMBER_ID=fake.phone_number_id, WA_BASE_URL=fake.base_url
+        )
+        code = compile(block.code, where, "exec")
+        linecache.cache[where] = (len(block.code), None, block.code.splitlines(keepends=True), where)
+        with deadline(EXAMPLE_DEADLINE, where):
+            exec(code, {"__name__": "__main__", "__file__": str(isolated / "example.py")})
+        assert server.call(lambda: any(g.subject == "Book club" for g in fake.groups.values()))
+    finally:
+        server.stop()
+
+
+def test_readme_install_line_works_from_a_checkout() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert "python -m pip install ." in text
+    assert not re.search(r"^\s*(\$ )?pip install wa-groups\s*$", text, flags=re.MULTILINE)
+    index = (DOCS / "index.md").read_text(encoding="utf-8")
+    assert not re.search(r"^\s*(\$ )?pip install wa-groups\s*$", index, flags=re.MULTILINE)
+
+
 def test_examples_exist_on_every_guide_page() -> None:
     guide = {p.name for p in pages() if p.parent == DOCS} - {"index.md", "wuts.md", "cli.md"}
     with_examples = {b.page.name for b in PYTHON_BLOCKS}
@@ -238,37 +279,110 @@ def commands(block: Block) -> list[str]:
     return found
 
 
+class ServedFake:
+    """``wa-groups ... fake serve`` run as a docs page says, in a child process; stopped with Ctrl-C."""
+
+    def __init__(self, words: list[str], cwd: Path) -> None:
+        env = {name: value for name, value in os.environ.items() if not name.startswith(("WA_", "WUTS_"))}
+        env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        self.child = subprocess.Popen(
+            [sys.executable, "-m", "wa_groups", *words[1:]],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def exports(self) -> dict[str, str]:
+        """Read the ``export`` lines the fake prints (the environment, then the example ids)."""
+        assert self.child.stdout is not None
+        found: dict[str, str] = {}
+        timer = threading.Timer(EXAMPLE_DEADLINE, self.child.kill)  # a fake that never prints must not hang
+        timer.start()
+        try:
+            while "GROUP_ID" not in found:
+                line = self.child.stdout.readline()
+                assert line, f"the fake ended before printing its export lines: {self.stop()}"
+                words = shlex.split(line)
+                assert words[0] == "export", line
+                found.update(word.split("=", 1) for word in words[1:])  # type: ignore[misc]
+        finally:
+            timer.cancel()
+        return found
+
+    def stop(self) -> str:
+        if self.child.poll() is None:
+            self.child.send_signal(signal.SIGINT)
+        try:
+            _, err = self.child.communicate(timeout=EXAMPLE_DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.child.kill()
+            _, err = self.child.communicate()
+        return err
+
+
+def _run_command(words: list[str], where: str, capsys: pytest.CaptureFixture[str], secret: str | None) -> None:
+    target = None
+    if len(words) > 2 and words[-2] == ">":
+        words, target = words[:-2], words[-1]
+    if words[1:2] == ["completion"] and importlib.util.find_spec("shtab") is None:
+        return  # the optional shtab package is not installed here: the page says the command then exits 2
+    with deadline(EXAMPLE_DEADLINE, where):
+        status = main(words[1:])
+    captured = capsys.readouterr()
+    assert status == 0, f"{where}: {shlex.join(words)!r} exited {status}\n{captured.out}\n{captured.err}"
+    if secret is not None:
+        assert secret not in captured.out + captured.err
+    if target is not None:
+        Path(target).write_text(captured.out, encoding="utf-8")
+
+
 @pytest.mark.parametrize("page", CONSOLE_PAGES, ids=[str(p.relative_to(DOCS)) for p in CONSOLE_PAGES])
 def test_console_examples_run(page: Path, isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    server = ThreadedFake(FakeGraphAPI, timeout=EXAMPLE_DEADLINE).start()
+    served: list[ServedFake] = []
+    server: ThreadedFake[FakeGraphAPI] | None = None
+    secret: str | None = None
     try:
-        variables = seed(server)
-        fake = server.fake
-        os.environ.update(
-            WA_ACCESS_TOKEN=fake.access_token,
-            WA_PHONE_NUMBER_ID=fake.phone_number_id,
-            WA_BASE_URL=fake.base_url,
-            WA_API_VERSION=fake.api_version,
-            **variables,
-        )
+        if not any(block.marker == FAKE_SERVE for block in blocks(page)):
+            server = ThreadedFake(FakeGraphAPI, timeout=EXAMPLE_DEADLINE).start()
+            variables = seed(server)
+            fake = server.fake
+            secret = fake.access_token
+            os.environ.update(
+                WA_ACCESS_TOKEN=fake.access_token,
+                WA_PHONE_NUMBER_ID=fake.phone_number_id,
+                WA_BASE_URL=fake.base_url,
+                WA_API_VERSION=fake.api_version,
+                **variables,
+            )
         ran = 0
         for block in blocks(page):
             if block.language != "console" or block.marker == NOT_TESTED:
                 continue
-            for command in commands(block):
+            lines = commands(block)
+            if block.marker == FAKE_SERVE:
+                first = shlex.split(lines[0])
+                assert first[0] == "wa-groups" and "fake" in first and "serve" in first, block.where
+                for earlier in served:
+                    earlier.stop()
+                served.append(ServedFake(first, isolated))
+                os.environ.update(served[-1].exports())
+                lines = lines[1:]
+                ran += 1
+            for command in lines:
                 words = [os.path.expandvars(word) for word in shlex.split(command)]
                 if words[0] == "export" and all(w.split("=", 1)[0].startswith("WA_") for w in words[1:]):
                     continue
                 assert words[0] == "wa-groups", f"{block.where}: cannot run {command!r} (mark it not-tested)"
-                with deadline(EXAMPLE_DEADLINE, block.where):
-                    status = main(words[1:])
-                captured = capsys.readouterr()
-                assert status == 0, f"{block.where}: {command!r} exited {status}\n{captured.out}\n{captured.err}"
-                assert fake.access_token not in captured.out + captured.err
+                _run_command(words, block.where, capsys, secret)
                 ran += 1
         assert ran, f"{page}: no command ran"
     finally:
-        server.stop()
+        for running in served:
+            running.stop()
+        if server is not None:
+            server.stop()
 
 
 # ------------------------------------------------------------------------------------- coverage of the docs

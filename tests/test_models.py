@@ -455,3 +455,86 @@ def test_response_errors_are_retried_only_when_server_side_and_repeatable() -> N
     assert retry_wait(html_502, repeatable=True, attempt=1, policy=policy, rng=top) == 1.0
     assert retry_wait(html_502, repeatable=False, attempt=1, policy=policy, rng=top) is None
     assert retry_wait(ResponseError("html", http_status=400), repeatable=True, attempt=1, policy=policy) is None
+
+
+# ------------------------------------------------------------------------------------------------ identities
+
+
+def test_user_ref_fields_are_all_optional_and_key_prefers_the_phone() -> None:
+    from wa_groups.models import UserRef
+
+    assert UserRef().key is None
+    assert UserRef(user_id="US.1", input="+1 650").key == "US.1"
+    assert UserRef(wa_id="16505551234", user_id="US.1").key == "16505551234"
+    assert UserRef(input="US.9").key == "US.9"
+    participant = Participant(wa_id="1", user_id="US.1", username="ana", country_code="US")
+    assert isinstance(participant, UserRef)
+    assert participant.user_ref() == UserRef(wa_id="1", user_id="US.1", username="ana")
+
+
+def test_group_info_and_join_requests_keep_bsuid_fields() -> None:
+    info = decode.decode_group_info(
+        {
+            "id": "G",
+            "participants": [
+                {"user_id": "US.13491208655302741918", "parent_user_id": "US.ENT.1", "username": "ana"},
+                {"wa_id": "16505551234"},
+            ],
+        }
+    )
+    assert info.participants is not None
+    first, second = info.participants
+    assert (first.wa_id, first.user_id, first.parent_user_id, first.username) == (
+        None,
+        "US.13491208655302741918",
+        "US.ENT.1",
+        "ana",
+    )
+    assert second.wa_id == "16505551234" and second.user_id is None
+    page = decode.decode_join_requests_page(
+        {"data": [{"join_request_id": "J", "user_id": "US.5", "username": "bob", "creation_timestamp": 1770000000}]}
+    )
+    (request,) = page.items
+    assert isinstance(request, JoinRequest)
+    assert (request.wa_id, request.user_id, request.username) == (None, "US.5", "bob")
+    legacy = decode.decode_join_requests_page({"data": [{"join_request_id": "J", "wa_id": "16505551234"}]})
+    assert legacy.items[0].wa_id == "16505551234" and legacy.items[0].user_id is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (  # Meta's pin sample: the group id echoed in both input and wa_id
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": "Y2FwaV9ncm91cDo", "wa_id": "Y2FwaV9ncm91cDo"}],
+                "messages": [{"id": "wamid.HBgLM"}],
+            },
+            {"message_id": "wamid.HBgLM", "input": "Y2FwaV9ncm91cDo", "wa_id": "Y2FwaV9ncm91cDo"},
+        ),
+        (  # after the BSUID change: no wa_id; a status; a group_id some peers model
+            {
+                "contacts": [{"input": "G"}],
+                "messages": [{"id": "wamid.X", "message_status": "accepted", "group_id": "G2"}],
+            },
+            {"message_id": "wamid.X", "input": "G", "wa_id": None, "message_status": "accepted", "group_id": "G2"},
+        ),
+        ({"messages": [{"id": "wamid.Y"}]}, {"message_id": "wamid.Y", "group_id": "G", "input": None}),
+    ],
+)
+def test_group_send_answers_decode(answer: dict[str, Any], expected: dict[str, Any]) -> None:
+    from wa_groups._graph.messages import decode_group_send
+
+    sent = decode_group_send(answer, "G", "send_message")
+    for name, value in expected.items():
+        assert getattr(sent, name) == value, name
+    if "group_id" not in expected:
+        assert sent.group_id == "G"
+
+
+@pytest.mark.parametrize("answer", [{}, {"messages": []}, {"messages": [{"id": ""}]}, [], "ok"])
+def test_a_group_send_answer_without_a_message_id_is_a_response_error(answer: Any) -> None:
+    from wa_groups._graph.messages import decode_group_send
+
+    with pytest.raises(ResponseError, match=r"message id|JSON object"):
+        decode_group_send(answer, "G", "send_message")

@@ -791,3 +791,63 @@ def test_arbitrary_bytes_raise_only_payload_errors(data: bytes) -> None:
     except WebhookPayloadError:
         return
     check_events(events)
+
+
+# ------------------------------------------------------------------------- each notification on its own
+
+
+def _group_change(field: str, groups: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"field": field, "value": {"messaging_product": "whatsapp", "groups": groups}}
+
+
+def test_one_group_object_that_cannot_be_decoded_does_not_cost_the_others(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from wa_groups.webhooks import _parse
+
+    original = _parse._group_event
+
+    def fragile(context: Any, group: Mapping[str, Any]) -> WebhookEvent:
+        if group.get("group_id") == "BROKEN":
+            raise KeyError("surprise")
+        return original(context, group)
+
+    monkeypatch.setattr(_parse, "_group_event", fragile)
+    deleted = [{"type": "group_delete", "group_id": gid, "timestamp": "1"} for gid in ("A", "BROKEN", "C")]
+    body = {"entry": [{"id": "W", "changes": [_group_change("group_lifecycle_update", deleted)]}]}
+    with caplog.at_level("WARNING", logger="wa_groups.webhooks"):
+        events = parse_webhook(body)
+    assert [type(e).__name__ for e in events] == ["GroupDeleted", "UnknownEvent", "GroupDeleted"]
+    assert events[1].raw == deleted[1] and events[1].waba_id == "W"
+    assert "could not be decoded" in caplog.text
+
+
+def test_one_change_that_cannot_be_decoded_does_not_cost_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wa_groups.webhooks import _parse
+
+    original = _parse._parse_change
+
+    def fragile(entry: Mapping[str, Any], change: Mapping[str, Any]) -> list[WebhookEvent]:
+        if change.get("field") == "boom":
+            raise TypeError("surprise")
+        return original(entry, change)
+
+    monkeypatch.setattr(_parse, "_parse_change", fragile)
+    suspended = _group_change("group_status_update", [{"type": "group_suspend", "group_id": "G", "timestamp": "1"}])
+    body = {"entry": [{"id": "W", "changes": [{"field": "boom", "value": {}}, suspended]}]}
+    first, second = parse_webhook(body)
+    assert isinstance(first, UnknownEvent) and first.field == "boom" and first.raw == {"field": "boom", "value": {}}
+    assert isinstance(second, GroupSuspended)
+
+
+def test_a_non_ascii_digit_timestamp_never_costs_the_delivery() -> None:
+    groups = [
+        {"type": "group_suspend", "group_id": "A", "timestamp": "²"},
+        {"type": "group_suspend", "group_id": "B", "timestamp": "1770000000"},
+    ]
+    body = json.dumps(
+        {"entry": [{"id": "W", "changes": [_group_change("group_status_update", groups)]}]}, ensure_ascii=False
+    ).encode()
+    first, second = parse_webhook(body)
+    assert isinstance(first, GroupSuspended) and first.timestamp is None and first.group_id == "A"
+    assert isinstance(second, GroupSuspended) and second.timestamp is not None

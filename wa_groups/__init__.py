@@ -28,10 +28,12 @@ from .errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
+from .messages import media_message, template_message, text_message
 from .models import (
     ErrorDetail,
     FailedJoinRequest,
     GroupInfo,
+    GroupMessage,
     GroupOperation,
     GroupSummary,
     JoinApprovalMode,
@@ -41,8 +43,10 @@ from .models import (
     Page,
     Participant,
     SentMessage,
+    UserRef,
 )
 from .paging import Paginator
+from .webhooks.delivery import TrackedMessage
 from .webhooks.tracking import TrackedOperation
 
 __all__ = [
@@ -86,4 +90,10 @@ __all__ = [
     "WebhookPayloadError",
     "WebhookVerificationError",
     "__version__",
+    "GroupMessage",
+    "TrackedMessage",
+    "UserRef",
+    "media_message",
+    "template_message",
+    "text_message",
 ]

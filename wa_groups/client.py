@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from . import messages as message_builders
 from ._core.files import read_upload
 from ._core.request import FilePart
 from ._core.retry import RetryPolicy
 from ._core.shell import ConnectionOptions, TransportClient
 from ._core.transport import check_base_url
-from ._graph import checks, decode, endpoints
+from ._graph import checks, decode, endpoints, messages
+from ._graph.errors import ERROR_EXPLANATIONS, explain
+from .bulk.broadcast import run_broadcast
 from .bulk.engine import JobOptions, ReportOptions
 from .bulk.graph import run_all_join_requests, run_join_requests, run_participants
-from .bulk.results import BulkReport, BulkResult
-from .errors import ClientValidationError, ResponseError
+from .bulk.results import BulkProgressCallback, BulkReport, BulkResult
+from .errors import APIError, ClientValidationError, InvalidRequestError, PermissionDeniedError, ResponseError
 from .models import (
     GroupInfo,
     GroupSummary,
@@ -29,6 +32,7 @@ from .models import (
     SentMessage,
 )
 from .paging import Paginator
+from .webhooks.delivery import DeliveryTracker, TrackedMessage
 from .webhooks.tracking import OperationTracker, TrackedOperation
 
 if TYPE_CHECKING:
@@ -98,6 +102,7 @@ class GroupsClient(TransportClient):
             **connection,
         )
         self._tracker: OperationTracker | None = None
+        self._deliveries: DeliveryTracker | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> GroupsClient:
@@ -364,6 +369,170 @@ class GroupsClient(TransportClient):
             error.mark_outcome_unknown()
             raise
 
+    # ----------------------------------------------------------------------------------- group messages
+
+    async def send_message(
+        self, group_id: str, message: Mapping[str, Any], *, phone_number_id: str | None = None
+    ) -> TrackedMessage:
+        """Send any message to a group: ``message`` is its type-specific part, e.g. ``{"type": "text", ...}``.
+
+        The builders :func:`wa_groups.text_message`, :func:`wa_groups.media_message` and
+        :func:`wa_groups.template_message` make such parts. Types Meta documents as unsupported in groups
+        (``interactive``, commerce messages...) are refused before any request. The send is never repeated
+        after an ambiguous failure (a 5xx, a timeout, a dropped connection: the error then has
+        ``outcome_unknown=True``); throttling answers are retried.
+
+        Returns:
+            The sent message: ``message_id``, ``group_id``, and with a receiver attached ``await msg.wait()``,
+            ``msg.delivered_to`` and ``msg.read_by``.
+
+        Raises:
+            ClientValidationError: The message cannot go to a group, or an argument is invalid.
+            APIError: Graph refused it; group codes (131020 before anyone joined, 131041 unknown group...) come
+                with an explanation in the message.
+
+        """
+        gid = checks.check_id(group_id, "group_id")
+        body = messages.group_message_body(gid, messages.check_group_message(message))
+        return await self._send_to_group("send_message", gid, body, phone_number_id)
+
+    async def send_text(
+        self,
+        group_id: str,
+        text: str,
+        *,
+        preview_url: bool | None = None,
+        reply_to: str | None = None,
+        phone_number_id: str | None = None,
+    ) -> TrackedMessage:
+        """Send a text message (1..4096 characters) to a group; ``reply_to`` quotes a message by its ``wamid``."""
+        message = message_builders.text_message(text, preview_url=preview_url, reply_to=reply_to)
+        return await self.send_message(group_id, message, phone_number_id=phone_number_id)
+
+    async def send_media(
+        self,
+        group_id: str,
+        media_type: str,
+        *,
+        link: str | None = None,
+        media_id: str | None = None,
+        caption: str | None = None,
+        filename: str | None = None,
+        reply_to: str | None = None,
+        phone_number_id: str | None = None,
+    ) -> TrackedMessage:
+        """Send an ``image``, ``video``, ``audio`` or ``document`` to a group, by ``link`` or uploaded ``media_id``."""
+        message = message_builders.media_message(
+            media_type, link=link, media_id=media_id, caption=caption, filename=filename, reply_to=reply_to
+        )
+        return await self.send_message(group_id, message, phone_number_id=phone_number_id)
+
+    async def send_template(
+        self,
+        group_id: str,
+        name: str,
+        language: str,
+        *,
+        components: Sequence[Mapping[str, Any]] | None = None,
+        phone_number_id: str | None = None,
+    ) -> TrackedMessage:
+        """Send an approved template to a group; only text- and media-based templates are allowed in groups.
+
+        Authentication templates cannot be told from the request, so Graph refuses them; the error's message
+        then says that this may be the reason.
+        """
+        message = message_builders.template_message(name, language, components=components)
+        return await self.send_message(group_id, message, phone_number_id=phone_number_id)
+
+    async def pin_message(
+        self, group_id: str, message_id: str, days: int, *, phone_number_id: str | None = None
+    ) -> SentMessage:
+        """Pin a group message for ``days`` (1..30) days; only the group admin (the business) may pin.
+
+        At most 3 messages are pinned at once: pinning a fourth unpins the oldest. Returns the pin action's
+        own message (Graph gives it a new ``wamid``).
+        """
+        gid = checks.check_id(group_id, "group_id")
+        body = messages.pin_body(gid, message_id, messages.check_pin_days(days))
+        return await self._send_to_group("pin_message", gid, body, phone_number_id)
+
+    async def unpin_message(self, group_id: str, message_id: str, *, phone_number_id: str | None = None) -> SentMessage:
+        """Unpin a pinned group message; returns the unpin action's own message."""
+        gid = checks.check_id(group_id, "group_id")
+        body = messages.pin_body(gid, message_id, None)
+        return await self._send_to_group("pin_message", gid, body, phone_number_id)
+
+    async def _send_to_group(
+        self, operation: str, group_id: str, body: dict[str, Any], phone_number_id: str | None
+    ) -> TrackedMessage:
+        request = endpoints.build(operation, json=body, phone_number_id=self._phone(phone_number_id))
+        try:
+            answer = await self._send(request)
+        except APIError as error:
+            error.message = explain(error.code, error.message)
+            if (
+                body.get("type") == "template"
+                and isinstance(error, (InvalidRequestError, PermissionDeniedError))
+                and error.code not in ERROR_EXPLANATIONS
+            ):
+                error.message = f"{error.message} ({messages.AUTH_TEMPLATE_HINT})"
+            raise
+        try:
+            sent = messages.decode_group_send(answer, group_id, operation)
+        except ResponseError as error:  # the message was accepted: sending it again would duplicate it
+            error.mark_outcome_unknown()
+            raise
+        return TrackedMessage(
+            message_id=sent.message_id,
+            group_id=sent.group_id,
+            wa_id=sent.wa_id,
+            input=sent.input,
+            user_id=sent.user_id,
+            message_status=sent.message_status,
+            tracker=self._deliveries,
+        )
+
+    async def broadcast(
+        self,
+        message: Mapping[str, Any],
+        group_ids: Iterable[str] | None = None,
+        *,
+        concurrency: int = 16,
+        on_progress: BulkProgressCallback | None = None,
+        resume: BulkResult | None = None,
+        result: BulkResult | None = None,
+        resend_unknown: bool = False,
+        phone_number_id: str | None = None,
+    ) -> BulkResult:
+        """Send one message to many groups: the given ones, or every active group (streamed) when ``None``.
+
+        Each group gets one request under one concurrency limit; a throttled job pauses as a whole. The result's
+        items are group ids; ``result.details[group_id]`` is the ``wamid`` sent there. A group whose send had an
+        unknown outcome (its answer was lost) is never sent to again when resuming, unless ``resend_unknown``.
+
+        Args:
+            message: The message's type-specific part (see :meth:`send_message`), checked once before anything.
+            group_ids: The groups, or ``None`` for every active group of the business number.
+            concurrency: Requests in flight at most, the listing included.
+            on_progress: Called with a :class:`~wa_groups.bulk.BulkProgress` after each send.
+            resume: An earlier broadcast's result: groups it did not reach are sent to now.
+            result: A result to fill in place, so that a cancelled task's partial result stays reachable.
+            resend_unknown: Send again to groups whose earlier send may or may not have gone out.
+            phone_number_id: Override the client's default business number.
+
+        """
+        return await run_broadcast(
+            self,
+            message,
+            group_ids=group_ids,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            resume=resume,
+            result=result,
+            resend_unknown=resend_unknown,
+            phone_number_id=phone_number_id,
+        )
+
     # ------------------------------------------------------------------------------------------ webhooks
 
     def attach(self, receiver: WebhookReceiver) -> None:
@@ -373,7 +542,10 @@ class GroupsClient(TransportClient):
         """
         if self._tracker is None:
             self._tracker = OperationTracker()
+        if self._deliveries is None:
+            self._deliveries = DeliveryTracker()
         receiver.add_listener(self._tracker.feed)
+        receiver.add_listener(self._deliveries.feed)
 
     # -------------------------------------------------------------------------------------------- bulk
 

@@ -18,6 +18,7 @@ __all__ = [
     "ErrorDetail",
     "FailedJoinRequest",
     "GroupInfo",
+    "GroupMessage",
     "GroupOperation",
     "GroupSummary",
     "JoinApprovalMode",
@@ -27,6 +28,7 @@ __all__ = [
     "Page",
     "Participant",
     "SentMessage",
+    "UserRef",
 ]
 
 T = TypeVar("T")
@@ -46,17 +48,50 @@ class JoinApprovalMode(str, enum.Enum):
 
 
 @attrs.frozen(kw_only=True)
-class Participant:
-    """A member of a group, as listed by :meth:`GroupsClient.get_group`."""
+class UserRef:
+    """Who a WhatsApp user is, in every form Meta may name them; every field is optional.
+
+    Since 2026 Meta names users by a business-scoped user id (BSUID, ``user_id``: a country code, a period
+    and up to 128 letters and digits, e.g. ``US.13491208655302741918``) and keeps the phone number
+    (``wa_id``) only where it still may share it. Identifiers are opaque strings: keep them whole and never
+    guess one from another. Participants, join requests, webhook participants, message senders and status
+    participants all carry these fields.
+    """
 
     wa_id: str | None = None
-    """The member's WhatsApp id (phone number digits); Graph may leave it empty for username-only users."""
+    """The user's WhatsApp id (phone number digits), when Meta shares it."""
 
     user_id: str | None = None
-    """The business-scoped user id, when Graph sends one."""
+    """The business-scoped user id (BSUID), when Meta sends one."""
+
+    parent_user_id: str | None = None
+    """The parent BSUID (linked business portfolios), when Meta sends one."""
 
     username: str | None = None
-    """The member's WhatsApp username, when Graph sends one."""
+    """The user's WhatsApp username, when Meta sends one."""
+
+    input: str | None = None
+    """What the business sent to name the user (a phone number or a BSUID), when Meta echoes it."""
+
+    @property
+    def key(self) -> str | None:
+        """Return the best identifier known: the phone number, else the BSUID, else the echoed input."""
+        return self.wa_id or self.user_id or self.input or self.parent_user_id or self.username
+
+    def user_ref(self) -> UserRef:
+        """Return just the identity fields, as a plain :class:`UserRef`."""
+        return UserRef(
+            wa_id=self.wa_id,
+            user_id=self.user_id,
+            parent_user_id=self.parent_user_id,
+            username=self.username,
+            input=self.input,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Participant(UserRef):
+    """A member of a group, as listed by :meth:`GroupsClient.get_group`; the identity fields are :class:`UserRef`'s."""
 
     country_code: str | None = None
     """The member's country code, when Graph sends one."""
@@ -109,14 +144,14 @@ class GroupSummary:
 
 
 @attrs.frozen(kw_only=True)
-class JoinRequest:
-    """An open request to join a group (:meth:`GroupsClient.iter_join_requests`)."""
+class JoinRequest(UserRef):
+    """An open request to join a group (:meth:`GroupsClient.iter_join_requests`).
+
+    The person asking is named by the :class:`UserRef` fields (``wa_id``, ``user_id``, ``username``...).
+    """
 
     join_request_id: str
     """The id to approve or reject."""
-
-    wa_id: str | None = None
-    """The WhatsApp id of the person asking to join."""
 
     creation_timestamp: datetime | None = None
     """When the request was made (UTC)."""
@@ -184,16 +219,33 @@ class JoinRequestsResult:
 
 @attrs.frozen(kw_only=True)
 class SentMessage:
-    """The answer to :meth:`GroupsClient.send_invite_link_template`."""
+    """The answer to a message send: :meth:`GroupsClient.send_invite_link_template` or a group send.
+
+    For a group send, ``group_id`` is the group; Meta may echo the group id in ``input`` (and, in older
+    answers, in ``wa_id``), or leave them out.
+    """
 
     message_id: str | None
     """The ``wamid`` of the message, to match delivery statuses."""
 
     wa_id: str | None = None
-    """The recipient's WhatsApp id as Graph resolved it."""
+    """The recipient's WhatsApp id as Graph resolved it (absent for group sends since the BSUID change)."""
 
     message_status: str | None = None
     """``accepted`` or another status, when Graph sends one."""
+
+    group_id: str | None = None
+    """The group the message was sent to, for group sends."""
+
+    input: str | None = None
+    """The recipient as Graph echoed it (``contacts[0].input``)."""
+
+    user_id: str | None = None
+    """The recipient's BSUID, when Graph sends one (individual sends)."""
+
+
+#: A group message as the business sent it; the same data as :class:`SentMessage`.
+GroupMessage = SentMessage
 
 
 @attrs.frozen(kw_only=True)

@@ -54,7 +54,8 @@ class CliHelp(SphinxDirective):
         except Exception as error:  # report it as a build warning (an error under -W)
             return [self.state.document.reporter.error(f"cli-help {' '.join(words)}: {error}", line=self.lineno)]
         if words and "global-options" not in self.options:
-            # Subcommands repeat the global options verbatim; the page shows them once, with 'wa-groups --help'.
+            # A command's help only names the global options that apply to it; should one ever list them in full
+            # (an argparse group "global options:"), the page still shows them once, with 'wa-groups --help'.
             text = text.split("\nglobal options:\n", 1)[0].rstrip() + "\n"
         block = nodes.literal_block(text, text)
         block["language"] = "text"

@@ -269,9 +269,9 @@ class Transport:
         gate: RequestGate | None = state[1]
         try:
             if gate is None:
-                return _Outcome(value=await self._send_once(request))
+                return _Outcome(value=await self._send_once(request, state[0]))
             async with gate.slot():
-                return _Outcome(value=await self._send_once(request))
+                return _Outcome(value=await self._send_once(request, state[0]))
         except RequestWithheld as withheld:
             # A retry the job would not send: report how the previous attempt failed, since it may have
             # taken effect; with no previous attempt the request was simply never sent.
@@ -318,8 +318,9 @@ class Transport:
         elif wait > 0:
             await self.retry.sleep(wait)
 
-    async def _send_once(self, request: Request) -> Any:
+    async def _send_once(self, request: Request, attempt: int = 1) -> Any:
         session = self._get_session()
+        started = asyncio.get_running_loop().time()
         url = self._root + request.path
         data: Any = None
         base_headers = self._headers
@@ -334,6 +335,15 @@ class Transport:
             data = json.dumps(request.json, separators=(",", ":")).encode()
             base_headers = self._json_headers
         answer = await self._exchange(session, request, url, data, base_headers)
+        # The request log of -vv: method, path (never the query, the headers or a body), status, time, attempt.
+        logger.debug(
+            "%s %s -> %s in %.3fs (attempt %d)",
+            request.method,
+            request.path,
+            _logged_status(answer),
+            asyncio.get_running_loop().time() - started,
+            attempt,
+        )
         if isinstance(answer, WAGroupsError):
             # Raised here, outside any except block and after the exchange's frame is gone: aiohttp's
             # exceptions can carry request headers (the token), and a refused redirect's headers may carry
@@ -414,6 +424,14 @@ async def _read_bounded(response: aiohttp.ClientResponse, limit: int, scrub: Cal
             return None
         chunks.append(chunk)
     return scrub(b"".join(chunks))
+
+
+def _logged_status(answer: tuple[int, Mapping[str, str], bytes] | WAGroupsError) -> int | str:
+    """Return the status an exchange's log line shows: the HTTP status, or ``no answer``."""
+    if isinstance(answer, WAGroupsError):
+        status = getattr(answer, "http_status", None)
+        return status if isinstance(status, int) else "no answer"
+    return answer[0]
 
 
 def _describe(exc: BaseException) -> str:

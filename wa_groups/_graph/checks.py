@@ -71,27 +71,48 @@ def check_join_approval_mode(value: object) -> str:
 
 
 _USER_CHARS = re.compile(r"^\+?[0-9][0-9 ().\-]*$")
+#: A business-scoped user id: a country code, a period, then letters and digits (Meta: up to 128). Parent
+#: BSUIDs have been seen with a further period-separated part, so periods are allowed after the first one.
+_BSUID = re.compile(r"^[A-Za-z]{2,8}\.[A-Za-z0-9][A-Za-z0-9.]{0,139}$")
+#: The international call prefix some people write instead of "+".
+_INTERNATIONAL_PREFIX = "00"
+
+
+def is_bsuid(value: str) -> bool:
+    """Tell whether ``value`` has the shape of a business-scoped user id (``US.13491208655302741918``)."""
+    return _BSUID.match(value) is not None and not value.endswith(".") and ".." not in value
 
 
 def normalise_user(value: object, argument: str = "participants") -> str:
-    """Return a participant as Graph takes it: digits of a phone number, or a WhatsApp/business-scoped id.
+    """Return a user as Graph takes it: the digits of a phone number, or a business-scoped user id unchanged.
 
-    ``"+1 (650) 555-1234"`` becomes ``"16505551234"``; ids that are not phone numbers pass through unchanged.
+    ``"+1 (650) 555-1234"`` becomes ``"16505551234"``; ``"00 1 650 555 1234"`` (the international call prefix
+    written out) becomes ``"16505551234"`` too. A BSUID (``US.13491208655302741918``) is opaque and passes
+    through unchanged. Anything else (``"hello"``) is refused, naming the value.
     """
     if not isinstance(value, str) or not value.strip():
         raise ClientValidationError(
-            f"{argument} entries must be non-empty strings (phone numbers or WhatsApp ids), got {value!r}",
+            f"{argument} entries must be non-empty strings (phone numbers or business-scoped user ids), got {value!r}",
             argument=argument,
         )
     text = value.strip()
     if _USER_CHARS.match(text):
         digits = re.sub(r"\D", "", text)
-        if not 5 <= len(digits) <= 20:
-            raise ClientValidationError(f"{argument}: {value!r} is not a valid phone number", argument=argument)
+        if not text.startswith("+") and digits.startswith(_INTERNATIONAL_PREFIX):
+            digits = digits[len(_INTERNATIONAL_PREFIX) :]
+        if not 5 <= len(digits) <= 20 or digits.startswith("0"):
+            raise ClientValidationError(
+                f"{argument}: {value!r} is not a valid phone number (give it with its country code)",
+                argument=argument,
+            )
         return digits
-    if any(ch.isspace() for ch in text) or len(text) > 256:
-        raise ClientValidationError(f"{argument}: {value!r} is not a phone number or WhatsApp id", argument=argument)
-    return text
+    if is_bsuid(text):
+        return text
+    raise ClientValidationError(
+        f"{argument}: {value!r} is neither a phone number nor a business-scoped user id (such as "
+        "'US.13491208655302741918')",
+        argument=argument,
+    )
 
 
 def check_users(values: object, argument: str = "participants") -> list[str]:

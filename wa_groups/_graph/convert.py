@@ -7,15 +7,16 @@ string of UNIX seconds, or ISO 8601) become aware UTC datetimes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import cattrs
 
-from .._core.coerce import as_text, to_datetime
+from .._core.coerce import as_id, as_text, to_datetime
 from .._core.convert import lenient_converter, required_text
-from ..models import GroupSummary, JoinApprovalMode, JoinRequest, Participant
+from ..models import GroupSummary, JoinApprovalMode, JoinRequest, Participant, UserRef
 
-__all__ = ["CONVERTER", "make_converter"]
+__all__ = ["CONVERTER", "make_converter", "user_fields", "user_ref"]
 
 
 def _to_mode(value: Any, _: Any) -> JoinApprovalMode | str | None:
@@ -26,6 +27,29 @@ def _to_mode(value: Any, _: Any) -> JoinApprovalMode | str | None:
         return JoinApprovalMode(text)
     except ValueError:
         return text
+
+
+def user_fields(value: Mapping[str, Any]) -> dict[str, str | None]:
+    """Return the :class:`~wa_groups.models.UserRef` fields of a JSON object that names a user.
+
+    Meta spells the username either at the top or inside ``profile`` (webhook contacts); both are read.
+    """
+    profile = value.get("profile")
+    username = as_id(value.get("username"))
+    if username is None and isinstance(profile, Mapping):
+        username = as_id(profile.get("username"))
+    return {
+        "wa_id": as_id(value.get("wa_id")),
+        "user_id": as_id(value.get("user_id")),
+        "parent_user_id": as_id(value.get("parent_user_id")),
+        "username": username,
+        "input": as_id(value.get("input")),
+    }
+
+
+def user_ref(value: Mapping[str, Any]) -> UserRef:
+    """Return the :class:`~wa_groups.models.UserRef` a JSON object describes."""
+    return UserRef(**user_fields(value))
 
 
 def _structure_summary(value: Any, _: Any) -> GroupSummary:
@@ -44,8 +68,8 @@ def _structure_join_request(value: Any, _: Any) -> JoinRequest:
         raise TypeError("a join request entry must be an object")
     return JoinRequest(
         join_request_id=required_text(value["join_request_id"], str),
-        wa_id=as_text(value.get("wa_id")),
         creation_timestamp=to_datetime(value.get("creation_timestamp")),
+        **user_fields(value),
     )
 
 
@@ -58,14 +82,7 @@ def _structure_participants(value: Any, _: Any) -> tuple[Participant, ...] | Non
     for item in value:
         if not isinstance(item, dict):
             raise TypeError("a participant must be an object")
-        participants.append(
-            Participant(
-                wa_id=as_text(item.get("wa_id")),
-                user_id=as_text(item.get("user_id")),
-                username=as_text(item.get("username")),
-                country_code=as_text(item.get("country_code")),
-            )
-        )
+        participants.append(Participant(country_code=as_text(item.get("country_code")), **user_fields(item)))
     return tuple(participants)
 
 

@@ -55,6 +55,8 @@ ENDPOINTS: Final = endpoint_table(
     approve_join_requests      POST    /{group_id}/join_requests         repeatable
     reject_join_requests       DELETE  /{group_id}/join_requests         repeatable
     send_invite_link_template  POST    /{phone_number_id}/messages       once
+    send_message               POST    /{phone_number_id}/messages       once
+    pin_message                POST    /{phone_number_id}/messages       once
     """
 )
 

@@ -25,7 +25,16 @@ from ..errors import (
 )
 from ..models import ErrorDetail
 
-__all__ = ["ERROR_CLASSES", "api_error", "error_class_for", "error_detail", "error_from_detail", "retry_after_seconds"]
+__all__ = [
+    "ERROR_CLASSES",
+    "ERROR_EXPLANATIONS",
+    "api_error",
+    "error_class_for",
+    "error_detail",
+    "error_from_detail",
+    "explain",
+    "retry_after_seconds",
+]
 
 #: Graph error code -> class. One table for the whole library (see Meta's Groups error-code page).
 ERROR_CLASSES: Final[Mapping[int, type[APIError]]] = {
@@ -51,6 +60,7 @@ ERROR_CLASSES: Final[Mapping[int, type[APIError]]] = {
             131214,
             131215,
             131201,
+            131062,
         ),
         InvalidRequestError,
     ),
@@ -58,6 +68,28 @@ ERROR_CLASSES: Final[Mapping[int, type[APIError]]] = {
     131059: InvalidCursorError,
     **dict.fromkeys((1, 2, 131000, 131016, 131057), ServerError),
 }
+#: What a group-messaging error code means, in words a user can act on; the messaging calls append it to the
+#: error's message (``explain``).
+ERROR_EXPLANATIONS: Final[Mapping[int, str]] = {
+    131020: "the group has no member besides the business yet; send once somebody has joined",
+    131041: "the group does not exist or the business is no longer in it",
+    131207: "WhatsApp suspended the group for a policy violation; it cannot be changed or messaged",
+    131208: "too many group operations from this phone number in a short time; slow down and retry",
+    131214: "group features are paused: the account sent too many marketing messages inside customer-service "
+    "windows over the last 7 days",
+    131215: "this phone number is not eligible for the Groups API",
+    131062: "this message cannot be sent to a business-scoped user id; send to a phone number instead",
+}
+
+
+def explain(code: int | None, message: str) -> str:
+    """Return ``message`` with the plain-words meaning of ``code`` appended, when the library knows one."""
+    meaning = ERROR_EXPLANATIONS.get(code) if code is not None else None
+    if meaning is None or meaning in message:
+        return message
+    return f"{message} ({meaning})"
+
+
 #: Graph's code for a request that partly succeeded (HTTP 206).
 PARTIAL_SUCCESS: Final = 131201
 #: Authentication subcodes (expired or invalidated tokens) that override the code's class.

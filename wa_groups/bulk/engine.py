@@ -19,7 +19,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
-from typing import TypedDict, Union
+from typing import TypedDict, Union, cast
 
 import attrs
 
@@ -390,12 +390,28 @@ class Job:
         except Exception:  # a progress display must not break the job
             logger.warning("on_progress callback failed", exc_info=True)
 
-    async def feed(self, run: GroupRun, items: AsyncIterator[str] | list[str]) -> None:
+    def run_for(self, result: BulkResult, seen: set[str]) -> GroupRun:
+        """Return the run that fills ``result`` (registered on first use), taking ``seen`` as its taken keys.
+
+        For callers of the earlier convention, which pass a result and the set of items already taken.
+        """
+        for run in self.runs:
+            if run.result is result:
+                return run
+        return self.add_run(GroupRun(result=result, seen=seen))
+
+    async def feed(
+        self, run: GroupRun | BulkResult, items: AsyncIterator[str] | list[str], seen: set[str] | None = None
+    ) -> None:
         """Accept the keys of one group that the job has not taken yet and dispatch them in full batches.
 
         A list is queued whole first, so a checkpoint or a cancellation accounts for every item at once; a stream
-        is queued as it arrives. A last, short batch is left queued for :meth:`dispatch` with ``final=True``.
+        is queued as it arrives. A last, short batch is left queued for :meth:`dispatch` with ``final=True``
+        (which :func:`group_work` does). ``run`` may also be a result with its ``seen`` set (the earlier
+        convention, still used by the broadcast job).
         """
+        if isinstance(run, BulkResult):
+            run = self.run_for(run, seen if seen is not None else set())
         if isinstance(items, list):
             for key in items:
                 self.accept(run, key)
@@ -541,6 +557,7 @@ class Job:
             not_attempted=not_attempted,
             duplicates=dict(result.duplicates),
             requesters=dict(result.requesters),
+            details=dict(result.details),
         )
 
     async def checkpoint(self, *, force: bool = False, final: bool = False) -> None:
@@ -665,18 +682,44 @@ def prepare_run(
 StreamSource = Callable[["Job", GroupRun], Awaitable[None]]
 
 
+#: A stream source of the earlier convention: given the result and the set of items already taken.
+ResultStreamSource = Callable[["Job", BulkResult, set[str]], Awaitable[None]]
+
+
 async def group_work(
-    job: Job, run: GroupRun, explicit: list[str] | None, stream: StreamSource | None, unknown: list[str] | None = None
+    job: Job,
+    run: GroupRun | BulkResult,
+    explicit: list[str] | None,
+    stream: StreamSource | ResultStreamSource | None,
+    unknown: list[str] | set[str] | None = None,
 ) -> None:
-    """Run one group's part of a job: settle unknown outcomes, send explicit items, then (if given) the stream."""
+    """Run one group's part of a job: settle unknown outcomes, send explicit items, then (if given) the stream.
+
+    With a :class:`GroupRun`, ``stream`` is a :data:`StreamSource` and ``unknown`` the keys to settle first. The
+    earlier convention, a result with ``stream(job, result, seen)`` and the ``seen`` set in place of
+    ``unknown``, still works (the broadcast job uses it).
+    """
+    if isinstance(run, BulkResult):
+        seen = unknown if isinstance(unknown, set) else set()
+        result, run = run, job.run_for(run, seen)
+        legacy = cast("ResultStreamSource | None", stream)
+        if explicit:
+            await job.feed(run, explicit)
+        if legacy is not None:
+            await legacy(job, result, run.seen)
+        await job.dispatch(run, final=True)
+        if legacy is None:
+            result.exhausted = job.stop is None
+        return
+    source = cast("StreamSource | None", stream)
     if unknown:
         await job.settle_unknown(run, list(unknown))
     if explicit:
         await job.feed(run, explicit)
-    if stream is not None:
-        await stream(job, run)
+    if source is not None:
+        await source(job, run)
     await job.dispatch(run, final=True)
-    if stream is None:
+    if source is None:
         run.result.exhausted = job.stop is None
 
 

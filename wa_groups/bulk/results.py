@@ -182,6 +182,9 @@ class BulkResult(_JsonReport):
     whether a request whose answer was lost was carried out (the requester is now a participant). Only the
     entries of items still to settle are written to JSON."""
 
+    details: dict[str, str] = attrs.field(factory=dict)
+    """What a job learnt per succeeded item, when it learns something (a broadcast: group id -> ``wamid``)."""
+
     @property
     def ok(self) -> bool:
         """True when every item succeeded and the job ran to its end."""
@@ -221,6 +224,7 @@ class BulkResult(_JsonReport):
             "stopped_by": None if self.stopped_by is None else _error_to_dict(self.stopped_by),
             "duplicates": dict(self.duplicates),
             "requesters": self._open_requesters(),
+            **({"details": dict(self.details)} if self.details else {}),
         }
 
     def _open_requesters(self) -> dict[str, str]:
@@ -247,6 +251,7 @@ class BulkResult(_JsonReport):
                 running=bool(data.get("running", False)),
                 duplicates={str(k): str(v) for k, v in (data.get("duplicates") or {}).items()},
                 requesters={str(k): str(v) for k, v in (data.get("requesters") or {}).items()},
+                details={str(k): str(v) for k, v in (data.get("details") or {}).items()},
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ClientValidationError(f"not a bulk result: {exc!r}", argument="resume") from None

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
-from .._graph.endpoints import PARTICIPANTS_PER_CALL
+from .._graph.checks import normalise_user
+from .._graph.endpoints import GROUPS_PAGE_MAX, PARTICIPANTS_PER_CALL
+from ..errors import ClientValidationError
 from ._context import Context, usage
 
 #: Where a bulk job writes its report when neither ``--report`` nor ``--resume`` names a file.
@@ -47,6 +50,57 @@ def int_in(low: int, high: int | None, what: str) -> Callable[[str], int]:
 positive_int = int_in(1, None, "a whole number")
 count = int_in(0, None, "a whole number")
 port = int_in(0, 65535, "a port number")
+groups_page_size = int_in(1, GROUPS_PAGE_MAX, "a page size")
+
+#: A phone number as people write it: digits with an optional leading ``+`` and spaces, dots, dashes, brackets.
+_PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]*$")
+#: A business-scoped user id: a two-letter country code, a dot, then up to 128 letters and digits.
+_BSUID = re.compile(r"^[A-Za-z]{2}\.[A-Za-z0-9]{1,128}$")
+_PHONE_EXAMPLE = "e.g. +1 555 070 0004"
+
+
+def international(value: str) -> str:
+    """Return a phone number written with the ``00`` international prefix in ``+`` form; other values as given.
+
+    ``"00 1 555 070 0004"`` becomes ``"+1 555 070 0004"``. A number that starts with a single ``0`` is a
+    national number, which names nobody without its country code: it is refused.
+
+    Raises:
+        CommandError: The value is a phone number without its country code (status 2).
+
+    """
+    text = value.strip()
+    if not _PHONE.match(text):
+        return value
+    digits = re.sub(r"\D", "", text)
+    if not text.startswith("+") and digits.startswith("00"):
+        return "+" + text.lstrip()[2:].lstrip(" ().-")
+    if digits.startswith("0"):
+        raise usage(f"{value!r} has no country code: write it in international form ({_PHONE_EXAMPLE})")
+    return value
+
+
+def graph_user(value: str) -> str:
+    """Return a participant as Graph takes it: the digits of a phone number, or a business-scoped user id.
+
+    The library's :func:`~wa_groups._graph.checks.normalise_user` does the normalising; the command refuses, in
+    addition, what is neither a phone number nor a business-scoped user id (``CC.`` then up to 128 letters and
+    digits), naming the value.
+
+    Raises:
+        CommandError: The value is not a participant (status 2).
+
+    """
+    text = international(value).strip()
+    if not (_PHONE.match(text) or _BSUID.match(text)):
+        raise usage(
+            f"{value!r} is not a participant: give a phone number with its country code ({_PHONE_EXAMPLE}) or "
+            "a business-scoped user id (a country code, a dot, then up to 128 letters and digits: US.1234...)"
+        )
+    try:
+        return normalise_user(text, "USER")
+    except ClientValidationError as error:
+        raise usage(str(error)) from None
 
 
 def seconds(text: str) -> float:
@@ -141,7 +195,8 @@ def users(ctx: Context) -> list[str]:
         found += _read_users_file(args.users_file)
     if not found and getattr(args, "users_required", True) and ctx.option("resume") is None:
         raise usage(f"{args.command} {args.action} needs at least one USER (or --users-file PATH)")
-    return found
+    # '00' international prefixes become '+' here, for both backends; a number without its country code is refused.
+    return [international(user) for user in found]
 
 
 def is_bulk(args: argparse.Namespace, items: list[str]) -> bool:

@@ -7,10 +7,11 @@ setting is spelled out once.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, NamedTuple
 
-from ..client import GroupsClient
+from ..client import DEFAULT_API_VERSION, GroupsClient
 from ..wuts import WutsClient
 from ._context import Context, usage
 
@@ -55,7 +56,7 @@ GRAPH = Backend(
     settings=(
         Setting("phone_number_id", "WA_PHONE_NUMBER_ID", "ID", "business phone number id"),
         Setting("base_url", "WA_BASE_URL", "URL", "Graph root URL", "https://graph.facebook.com"),
-        Setting("api_version", "WA_API_VERSION", "VERSION", "Graph API version"),
+        Setting("api_version", "WA_API_VERSION", "VERSION", "Graph API version", DEFAULT_API_VERSION),
     ),
 )
 WUTS = Backend(
@@ -66,6 +67,10 @@ WUTS = Backend(
 )
 #: The backends by their ``--backend`` name; the first one is the default.
 BACKENDS = {"graph": GRAPH, "wuts": WUTS}
+#: What ``-v`` shows of the command's own doings (the library logs its retries, ``-vv`` each request).
+logger = logging.getLogger("wa_groups.cli")
+#: The variable that picks the backend when ``--backend`` is not given.
+BACKEND_VARIABLE = "WA_BACKEND"
 #: The variables ``webhooks serve`` needs: the Meta app secret and the verify token.
 WEBHOOK_VARIABLES = ("WA_APP_SECRET", "WA_VERIFY_TOKEN")
 
@@ -74,6 +79,7 @@ def environment_help(backend: Backend) -> str:
     """Return the lines of the help that list the backend's variables."""
     lines = [f"  {backend.token_variable:<20}{backend.token_help} (or --token-file PATH); never printed"]
     lines += [f"  {s.variable:<20}{s.what} (or {s.flag})" for s in backend.settings]
+    lines.append(f"  {BACKEND_VARIABLE:<20}graph or wuts (or --backend)")
     if backend is GRAPH:
         lines.append(f"  {', '.join(WEBHOOK_VARIABLES)}   for 'webhooks serve'")
     return "\n".join(lines) + "\n"
@@ -125,13 +131,22 @@ def _connection(ctx: Context, backend: Backend, required: tuple[str, ...] = ()) 
 def graph_client(ctx: Context, *, needs_phone: bool = False) -> GroupsClient:
     """Return a Graph client configured from the options and ``WA_*`` variables."""
     token, kwargs = _connection(ctx, GRAPH, ("phone_number_id",) if needs_phone else ())
-    return GroupsClient(token, **kwargs)
+    client = GroupsClient(token, **kwargs)
+    logger.info(
+        "Graph API %s at %s, business phone number id %s",
+        client.api_version,
+        client.base_url,
+        client.phone_number_id or "(not set)",
+    )
+    return client
 
 
 def wuts_client(ctx: Context) -> WutsClient:
     """Return a WUTS client configured from the options and ``WUTS_*`` variables."""
     token, kwargs = _connection(ctx, WUTS)
-    return WutsClient(token, **kwargs)
+    client = WutsClient(token, **kwargs)
+    logger.info("WUTS gateway at %s", client.base_url)
+    return client
 
 
 def webhook_secrets(ctx: Context) -> tuple[str, str]:
@@ -143,3 +158,11 @@ def webhook_secrets(ctx: Context) -> tuple[str, str]:
         raise usage(f"webhooks serve needs {' and '.join(missing)} in the environment")
     ctx.secrets += [app_secret, verify_token]
     return app_secret, verify_token
+
+
+def network_hint(ctx: Context, error: object) -> str:
+    """Return the error with a hint to check the base URL: the server did not answer, or not as the API does."""
+    backend = BACKENDS[str(ctx.option("backend", "graph"))]
+    setting = next(setting for setting in backend.settings if setting.keyword == "base_url")
+    url = ctx.option("base_url") or env(setting.variable) or setting.default
+    return f"{error}; check {setting.flag} or {setting.variable} (now {url})"

@@ -20,12 +20,34 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from ..bulk import BulkFailure, BulkReport, BulkResult
+from ..bulk import BulkFailure, BulkProgress, BulkReport, BulkResult
 from ..bulk.engine import JobDefaults, job_defaults
-from ..errors import APIError, ClientValidationError, WAGroupsError
+from ..errors import APIError, ClientValidationError, ResponseError, TransportError, WAGroupsError
 from ._args import DEFAULT_REPORT
+from ._config import network_hint
 from ._context import PROG, Context, ExitStatus, usage
-from ._output import ProgressDisplay, format_duration, key_value_table
+from ._output import GroupsDone, ProgressDisplay, format_duration, key_value_table
+
+#: What each job does, as its progress display says it (the report keeps the library's operation name).
+LABELS = {
+    "approve_join_requests": ("Approving join requests", "join requests"),
+    "reject_join_requests": ("Rejecting join requests", "join requests"),
+    "add_participants": ("Adding participants", "participants"),
+    "remove_participants": ("Removing participants", "participants"),
+    "promote_participants": ("Promoting participants", "participants"),
+    "demote_participants": ("Demoting participants", "participants"),
+}
+
+
+def job_label(operation: str) -> tuple[str, str]:
+    """Return (label, noun of the items) of a job, e.g. ``("Approving join requests", "join requests")``."""
+    return LABELS.get(operation, (operation.replace("_", " ").capitalize(), ""))
+
+
+def job_name(operation: str) -> str:
+    """Return a job's name for messages, e.g. ``approve join requests``."""
+    return operation.replace("_", " ")
+
 
 #: Seconds the requests in flight get to finish after a first Ctrl-C, SIGTERM or SIGHUP before the job is cancelled.
 DRAIN_SECONDS = 10.0
@@ -119,7 +141,7 @@ def load_result(path: str, action: str, items: Iterable[str]) -> BulkResult:
         raise usage(f"{path} is the report of an --all-groups job: resume it with --all-groups")
     result = BulkResult.from_dict(data)
     if result.action and result.action != action:
-        raise usage(f"{path} is the report of a {result.action} job, not {action}")
+        raise usage(f"{path} is the report of another job ({job_name(result.action)}), not of {job_name(action)}")
     record_unaccounted_items(result, items)
     return result
 
@@ -131,7 +153,7 @@ def load_report(path: str, action: str) -> BulkReport:
         raise usage(f"{path} is the report of a one-group job: resume it with GROUP_ID")
     report = BulkReport.from_dict(data)
     if report.action != action:
-        raise usage(f"{path} is the report of a {report.action} job, not {action}")
+        raise usage(f"{path} is the report of another job ({job_name(report.action)}), not of {job_name(action)}")
     return report
 
 
@@ -287,6 +309,26 @@ class _Stopper:
         self._deadline = self.loop.call_later(DRAIN_SECONDS, self.task.cancel)
 
 
+class _Silent(ProgressDisplay):
+    """A progress display that shows nothing (``--quiet``)."""
+
+    def __call__(self, progress: BulkProgress) -> None:
+        """Ignore a snapshot."""
+
+    def finish(self, *, interrupted: bool = False) -> None:
+        """Do nothing."""
+
+
+def progress_display(
+    ctx: Context, operation: str, total: int | None, groups: GroupsDone | None = None
+) -> ProgressDisplay:
+    """Return the progress display of a job: live on a terminal, plain lines elsewhere, none with ``--quiet``."""
+    if ctx.verbosity < 0:
+        return _Silent(ctx.stderr, label="")
+    label, noun = job_label(operation)
+    return ProgressDisplay(ctx.stderr, label=label, total=total, live=ctx.live_progress, groups=groups, noun=noun)
+
+
 async def run_bulk(
     ctx: Context,
     *,
@@ -297,20 +339,24 @@ async def run_bulk(
     job: Callable[[ProgressDisplay], Awaitable[object]],
     settle: Callable[[], None] | None = None,
     on_interrupt: Callable[[], None] | None = None,
+    groups: GroupsDone | None = None,
 ) -> int:
     """Run a bulk job with a progress display, keeping its report up to date, and stop it gently on a signal.
 
-    Without ``--report`` or ``--resume`` the report gets a name of the job's own, printed at the start. The
-    report is checkpointed while the job runs and written whole at the end; a stop signal drains the job and
-    writes it too, and the command then ends as interrupted.
+    ``label`` is the job's operation (``approve_join_requests``); the display shows its human label. Without
+    ``--report`` or ``--resume`` the report gets a name of the job's own, printed at the start. The report is
+    checkpointed while the job runs and written whole at the end; a stop signal drains the job and writes it
+    too, and the command then ends as interrupted.
     """
     args = ctx.args
     group_id = None if getattr(args, "all_groups", False) else getattr(args, "group_id", None)
     if not (getattr(args, "report", None) or getattr(args, "resume", None)):
         path = default_report_name(label, group_id)
     check_overwrite(ctx, path, label, group_id)
-    ctx.note(f"{PROG}: {label}: the report is kept in {path} (continue an interrupted job with --resume {path})")
-    progress = ProgressDisplay(ctx.stderr, label=label, total=total, live=ctx.live_progress)
+    ctx.info(
+        f"{PROG}: {job_name(label)}: the report is kept in {path} (continue an interrupted job with --resume {path})"
+    )
+    progress = progress_display(ctx, label, total, groups)
     stop = asyncio.Event()
 
     async def running() -> None:
@@ -348,10 +394,14 @@ async def run_bulk(
         ctx.out_json(done)
     else:
         ctx.out(key_value_table([("action", target.action), *summary_pairs(done)]))
+    if isinstance(target.stopped_by, (TransportError, ResponseError)):
+        # The server stopped answering, or is not the API: the same status and hint as a single call.
+        ctx.error(f"the job stopped early: {network_hint(ctx, target.stopped_by)}")
+        return ExitStatus.NETWORK
     if target.stopped_by is not None:
         ctx.error(f"the job stopped early: {target.stopped_by}")
     elif not target.ok and not ctx.json:
-        ctx.note(f"{PROG}: some items were not done; see {path}" if saved else f"{PROG}: some items were not done")
+        ctx.info(f"{PROG}: some items were not done; see {path}" if saved else f"{PROG}: some items were not done")
     return ExitStatus.OK if target.ok and saved else ExitStatus.FAILED
 
 

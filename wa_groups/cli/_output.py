@@ -134,22 +134,29 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+#: How far a cross-group job is: (groups done, groups in all or ``None`` while still unknown).
+GroupsDone = Callable[[], "tuple[int, int | None]"]
+
+
 class ProgressDisplay:
     """Show a bulk job's progress on a stream; use the instance as the job's ``on_progress`` callback.
 
-    On a terminal (``live=True``) one line is redrawn in place with a bar, the rate and the ETA, at most every
-    ``live_interval`` seconds. Otherwise a plain line is written at most every ``interval`` seconds, or when the
-    job crosses another ``step_percent`` of a known total, so logs stay short.
+    On a terminal (``live=True``) one line is redrawn in place with a bar, the counts, the rate and the ETA, at
+    most every ``live_interval`` seconds. Otherwise a plain line is written at most every ``interval`` seconds,
+    or when the job crosses another ``step_percent``, so logs stay short. An ETA is shown once a rate is known
+    and there is a total to reach (items, or groups for a cross-group job); never a placeholder.
 
     Args:
         stream: Where to write (usually ``sys.stderr``).
-        label: What the job does, e.g. ``approve_join_requests``.
+        label: What the job does, for people, e.g. ``Approving join requests``.
         total: Items expected, for the percentage and the ETA; ``None`` when unknown.
         live: Redraw one line in place (for terminals).
         interval: Seconds between plain lines.
-        step_percent: A plain line is also written each time this share of ``total`` is passed.
+        step_percent: A plain line is also written each time this share of the work is passed.
         live_interval: Seconds between redraws of the live line.
         clock: Monotonic clock, in seconds.
+        groups: For a cross-group job, tells how many groups are done and how many there are.
+        noun: What the items are, e.g. ``join requests`` (plain counts when not given).
 
     """
 
@@ -164,6 +171,8 @@ class ProgressDisplay:
         step_percent: float = 10.0,
         live_interval: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
+        groups: GroupsDone | None = None,
+        noun: str = "",
     ) -> None:
         self._stream = stream
         self._label = label
@@ -173,6 +182,8 @@ class ProgressDisplay:
         self._step = step_percent
         self._live_interval = live_interval
         self._clock = clock
+        self._groups = groups
+        self._noun = noun
         self._started = clock()
         self._last_write: float | None = self._started if not live else None
         self._last_step = 0
@@ -195,10 +206,10 @@ class ProgressDisplay:
             if self._last_write is None or now - self._last_write >= self._live_interval:
                 self._draw(now)
             return
-        total = self._known_total(progress.done)
-        if total is not None and progress.done >= total:
+        share = self._share()
+        if share is not None and share >= 1.0:
             return  # finish() writes the last line
-        step = self._step_of(progress.done)
+        step = 0 if share is None or self._step <= 0 else int(share * 100 // self._step)
         due = self._last_write is None or now - self._last_write >= self._interval
         if due or step > self._last_step:
             self._last_step = max(step, self._last_step)
@@ -225,6 +236,9 @@ class ProgressDisplay:
 
     # ------------------------------------------------------------------------------------------- rendering
 
+    def _done(self) -> int:
+        return self._last.done if self._last is not None else 0
+
     def _known_total(self, done: int) -> int | None:
         progress_total = self._last.total if self._last is not None else None
         total = progress_total if progress_total is not None else self._total
@@ -232,38 +246,56 @@ class ProgressDisplay:
             return None
         return max(total, done)
 
-    def _step_of(self, done: int) -> int:
+    def _groups_done(self) -> tuple[int, int | None] | None:
+        if self._groups is None:
+            return None
+        done, total = self._groups()
+        return done, (None if total is None else max(total, done))
+
+    def _share(self) -> float | None:
+        """Return the share of the work done (0..1): by items when their total is known, else by groups."""
+        done = self._done()
         total = self._known_total(done)
-        if not total or self._step <= 0:
-            return 0
-        return int(done * 100 / total // self._step)
+        if total is not None:
+            return 1.0 if total == 0 else done / total
+        groups = self._groups_done()
+        if groups is not None and groups[1] is not None:
+            return 1.0 if groups[1] == 0 else groups[0] / groups[1]
+        return None
 
     def _numbers(self, now: float, final: bool) -> tuple[str, str]:
         """Return (counts text, rate and ETA text)."""
         last = self._last
-        done = last.done if last is not None else 0
+        done = self._done()
         failed = last.failed if last is not None else 0
         total = self._known_total(done)
         elapsed = max(now - self._started, 1e-9)
         rate = done / elapsed
         counts = format_count(done) if total is None else f"{format_count(done)}/{format_count(total)}"
+        if self._noun:
+            counts += f" {self._noun}"
         if failed:
             counts += f" ({format_count(failed)} failed)"
+        groups = self._groups_done()
+        if groups is not None:
+            done_groups, all_groups = groups
+            shown = format_count(done_groups) if all_groups is None else f"{done_groups:,}/{all_groups:,}"
+            counts = f"{shown} groups, {counts}"
         timing = f"{rate:,.0f}/s"
         if final:
-            timing += f" in {format_duration(elapsed)}"
-        elif total is not None and rate > 0 and elapsed >= 1.0:
-            timing += f" ETA {format_duration((total - done) / rate)}"
-        elif total is not None:
-            timing += " ETA ?"
+            return counts, f"{timing} in {format_duration(elapsed)}"
+        eta: float | None = None
+        if total is not None and rate > 0:
+            eta = (total - done) / rate
+        elif groups is not None and groups[1] is not None and groups[0] > 0:
+            eta = elapsed * (groups[1] - groups[0]) / groups[0]
+        if eta is not None:
+            timing += f" ETA {format_duration(eta)}"
         return counts, timing
 
     def _percent(self) -> int | None:
-        done = self._last.done if self._last is not None else 0
-        total = self._known_total(done)
-        if not total:
-            return None
-        return min(100, done * 100 // total)
+        share = self._share()
+        return None if share is None else min(100, int(share * 100))
 
     def _write_line(self, now: float, *, final: bool = False, suffix: str = "") -> None:
         counts, timing = self._numbers(now, final)
@@ -281,7 +313,7 @@ class ProgressDisplay:
         if percent is None:
             line = f"{self._label}{tail}"
         else:
-            room = max(10, min(30, columns - len(self._label) - 60))
+            room = max(10, min(30, columns - len(self._label) - len(tail) - 8))
             filled = room * percent // 100
             line = f"{self._label} [{'#' * filled}{'-' * (room - filled)}] {percent:3d}%{tail}"
         line = line[: max(1, columns - 1)]

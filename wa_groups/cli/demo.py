@@ -16,8 +16,8 @@ from ..bulk.graph import run_all_join_requests
 from ..client import GroupsClient
 from ._args import CommandAdder, count, positive_int, seconds
 from ._context import PROG, Context, ExitStatus, usage
-from ._jobs import save_report, summary, summary_pairs
-from ._output import ProgressDisplay, format_count, format_duration, format_table, key_value_table
+from ._jobs import progress_display, save_report, summary, summary_pairs
+from ._output import format_count, format_duration, format_table, key_value_table
 
 DEFAULT_DEMO_REPORT = "wa-groups-demo-report.json"
 #: The demo refuses more groups than this (seeding would take too long).
@@ -131,7 +131,12 @@ async def _show_sample(ctx: Context, client: GroupsClient) -> None:
 async def _approve_all(ctx: Context, client: GroupsClient, report: BulkReport) -> float:
     """Approve every open join request of every group into ``report``; return the seconds it took."""
     args = ctx.args
-    progress = ProgressDisplay(ctx.stderr, label="approving", total=args.requests, live=ctx.live_progress)
+    progress = progress_display(
+        ctx,
+        "approve_join_requests",
+        args.requests,
+        lambda: (sum(1 for result in report.groups.values() if result.exhausted), args.groups),
+    )
     started = time.monotonic()
     try:
         await run_all_join_requests(

@@ -6,7 +6,6 @@ import argparse
 from collections.abc import Awaitable
 from typing import Literal
 
-from .._graph.checks import normalise_user
 from .._graph.endpoints import PARTICIPANTS_PER_CALL
 from ..bulk import BulkResult
 from ..bulk.graph import run_participants
@@ -14,6 +13,7 @@ from ._args import (
     DEFAULT_CONCURRENCY,
     PARTICIPANT_ACTIONS,
     CommandAdder,
+    graph_user,
     group_actions,
     is_bulk,
     participants_arguments,
@@ -21,9 +21,10 @@ from ._args import (
     users,
 )
 from ._config import graph_client
+from ._confirm import dry_run, would_send_items
 from ._context import Context, ExitStatus
 from ._jobs import participants_bulk
-from ._output import ProgressDisplay, print_operation
+from ._output import ProgressDisplay, plural, print_operation
 
 
 def add_commands(parser: argparse.ArgumentParser, command: CommandAdder) -> None:
@@ -36,19 +37,30 @@ def add_commands(parser: argparse.ArgumentParser, command: CommandAdder) -> None
         handler=participants,
         description=participants_description(),
     )
-    participants_arguments(subs, "phone numbers (any usual spelling) or WhatsApp ids")
+    participants_arguments(
+        subs,
+        "phone numbers with their country code (+1 555 070 0004, 00 1 555 070 0004) or business-scoped user ids "
+        "(US.1234...)",
+    )
+    for sub in subs:
+        sub.add_argument(
+            "--dry-run", action="store_true", help="print the participants and the number of requests; send nothing"
+        )
 
 
 async def participants(ctx: Context) -> int:
     """Run ``participants add|remove``: one call up to the per-call limit, a bulk job beyond it."""
     args = ctx.args
     action: Literal["add", "remove"] = args.action
-    given = users(ctx)
+    # Checked before any request: a value that is not a participant is refused with its name, not sent.
+    given = list(dict.fromkeys(graph_user(user) for user in users(ctx)))
+    if dry_run(ctx):
+        return would_send_items(ctx, f"{action}_participants", {args.group_id: given})
     async with graph_client(ctx) as client:
         if not is_bulk(args, given):
             send = client.add_participants if action == "add" else client.remove_participants
             operation = await send(args.group_id, given)
-            what = f"{len(given)} participant(s) {'to' if action == 'add' else 'from'} group {args.group_id}"
+            what = f"{plural(len(given), 'participant')} {'to' if action == 'add' else 'from'} group {args.group_id}"
             print_operation(ctx, operation, f"{'Adding' if action == 'add' else 'Removing'} {what} accepted")
             return ExitStatus.OK
 
@@ -67,5 +79,4 @@ async def participants(ctx: Context) -> int:
                 result=result,
             )
 
-        normalised = [normalise_user(user, "users") for user in given]
-        return await participants_bulk(ctx, f"{action}_participants", normalised, run)
+        return await participants_bulk(ctx, f"{action}_participants", given, run)

@@ -6,7 +6,7 @@ import argparse
 
 from ._args import CommandAdder, port
 from ._config import webhook_secrets
-from ._context import CommandError, Context, ExitStatus
+from ._context import Context, ExitStatus, usage
 
 
 def add_commands(parser: argparse.ArgumentParser, command: CommandAdder) -> None:
@@ -16,6 +16,7 @@ def add_commands(parser: argparse.ArgumentParser, command: CommandAdder) -> None
         actions,
         "serve",
         "receive webhooks and print each event as a JSON line",
+        connects=False,
         description="Receive webhooks and print each verified event as one JSON line on stdout, until Ctrl-C. "
         "Needs WA_APP_SECRET (the Meta app secret) and WA_VERIFY_TOKEN in the environment.",
     )
@@ -43,5 +44,6 @@ async def serve_webhooks(ctx: Context) -> int:
             on_ready=ready,
         )
     except OSError as error:
-        raise CommandError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+        # A port in use or an address that cannot be bound is a configuration error (status 2).
+        raise usage(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
     return ExitStatus.OK

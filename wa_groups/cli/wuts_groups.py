@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 
 from ..wuts import Group, GroupParticipant
+from ..wuts._protocol import ENDPOINTS, check_group_jid
 from ._args import CommandAdder, positive_int, users, users_arguments
 from ._config import wuts_client
+from ._confirm import confirm, dry_run, safety_options, would_send
 from ._context import Context, ExitStatus, usage
 from ._output import format_table, jsonable, key_value_table, plural
 from ._wuts import USERS_HELP
@@ -42,8 +44,14 @@ def add_commands(parser: argparse.ArgumentParser, command: CommandAdder) -> None
         sub.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, default=None, help=what)
     sub.add_argument("--member-add-mode", metavar="MODE", help="who adds members: admin or all_members")
     sub.set_defaults(handler=update_group)
-    sub = command(actions, "leave", "make the device leave a group")
+    sub = command(
+        actions,
+        "leave",
+        "make the device leave a group",
+        description="Make the device leave a group. On a terminal it asks first; elsewhere it needs --yes.",
+    )
     sub.add_argument("group_id", metavar="GROUP_JID")
+    safety_options(sub)
     sub.set_defaults(handler=leave_group)
 
 
@@ -51,6 +59,19 @@ def _role(participant: GroupParticipant) -> str:
     if participant.is_super_admin:
         return "super admin"
     return "admin" if participant.is_admin else "member"
+
+
+def _phone(participant: GroupParticipant) -> str | None:
+    """Return the participant's phone number with a ``+``, or ``None`` when WUTS gave only a JID."""
+    number = participant.phone_number
+    if not number or "@" in number:
+        # WUTS may fill the phone number with the JID itself: that is not a number to show as one.
+        user, _, server = (number or participant.jid or "").partition("@")
+        if server not in ("s.whatsapp.net", "c.us") or not user.isdigit():
+            return None
+        number = user
+    digits = "".join(ch for ch in number if ch.isdigit())
+    return f"+{digits}" if digits else None
 
 
 def _print_group(ctx: Context, group: Group) -> None:
@@ -75,7 +96,7 @@ def _print_group(ctx: Context, group: Group) -> None:
     ctx.out(key_value_table(pairs))
     if group.participants:
         ctx.out()
-        rows = [(p.jid, p.phone_number, _role(p)) for p in group.participants]
+        rows = [(p.jid, _phone(p), _role(p)) for p in group.participants]
         ctx.out(format_table(("JID", "PHONE NUMBER", "ROLE"), rows))
 
 
@@ -147,7 +168,12 @@ async def update_group(ctx: Context) -> int:
 
 
 async def leave_group(ctx: Context) -> int:
-    """Run ``groups leave``: the device leaves the group."""
+    """Run ``groups leave``: the device leaves the group, once confirmed."""
+    group_id = ctx.args.group_id
+    if dry_run(ctx):
+        endpoint = ENDPOINTS["leave_group"]
+        return would_send(ctx, [f"{endpoint.method} {endpoint.path.format(jid=check_group_jid(group_id))}"])
+    confirm(ctx, f"Make the device leave group {group_id}?", command="groups leave")
     async with wuts_client(ctx) as client:
         await client.leave_group(ctx.args.group_id)
     if ctx.json:

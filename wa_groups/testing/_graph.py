@@ -1,8 +1,9 @@
 """A stateful fake of the Graph API's WhatsApp Groups endpoints.
 
-:class:`FakeGraphAPI` serves the group, invite-link, participant, join-request and invite-template
-routes on 127.0.0.1, keeps the groups in memory, answers errors in Graph's envelope and sends signed
-webhooks. It is meant for testing applications built on :mod:`wa_groups` without touching Meta.
+:class:`FakeGraphAPI` serves the group, invite-link, participant, join-request, invite-template and
+group-message (send, pin, unpin) routes on 127.0.0.1, keeps the groups in memory, answers errors in
+Graph's envelope and sends signed webhooks. It is meant for testing applications built on
+:mod:`wa_groups` without touching Meta.
 
 It puts together the generic :class:`~wa_groups.testing._server.FakeServer`, the state and rules of
 :mod:`~wa_groups.testing._graph_state`, the handlers of :mod:`~wa_groups.testing._graph_routes` and
@@ -20,8 +21,16 @@ from aiohttp import web
 
 from wa_groups.testing._faults import Fault, RateLimit, format_seconds
 from wa_groups.testing._graph_routes import GraphRoutes
-from wa_groups.testing._graph_state import FakeGroup, FakeJoinRequest, GraphState, normalize_user, timestamp
-from wa_groups.testing._graph_wire import usage_header, webhook_delivery
+from wa_groups.testing._graph_state import (
+    IDENTITY_MODES,
+    FakeGroup,
+    FakeJoinRequest,
+    GraphState,
+    identity,
+    normalize_user,
+    timestamp,
+)
+from wa_groups.testing._graph_wire import contact, usage_header, webhook_delivery
 from wa_groups.testing._routing import Call, Route
 from wa_groups.testing._server import FakeServer
 from wa_groups.testing._store import IndexedDict
@@ -64,6 +73,7 @@ class FakeGraphAPI(FakeServer):
         seed: int = 0,
         waba_id: str = DEFAULT_WABA_ID,
         display_phone_number: str | None = None,
+        identities: str = "phone",
     ) -> None:
         super().__init__(
             latency=latency,
@@ -82,8 +92,11 @@ class FakeGraphAPI(FakeServer):
         self.waba_id = waba_id
         self._app_secret = app_secret
         self._state = GraphState(self._rng, max_groups=max_groups, max_participants=max_participants)
-        self._handlers = GraphRoutes(self._state, self._emit, legacy_list_shape=legacy_list_shape)
+        self._handlers = GraphRoutes(
+            self._state, self._emit, legacy_list_shape=legacy_list_shape, emit_value=self._emit_value
+        )
         self._state.add_phone_number(phone_number_id, display_phone_number)
+        self.identities = identities
 
     def _summary(self) -> str:
         return f"numbers={len(self._state.numbers)} groups={len(self._state.groups)}"
@@ -147,8 +160,124 @@ class FakeGraphAPI(FakeServer):
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        """Invite template messages accepted by ``POST /{phone_number_id}/messages``, oldest first."""
+        """Invite template messages (one-to-one) accepted by ``POST /{phone_number_id}/messages``, oldest first."""
         return self._state.messages
+
+    @property
+    def identities(self) -> str:
+        """How users are named in answers and webhooks: ``phone``, ``bsuid`` or ``both``.
+
+        ``phone`` gives 2025-era payloads (``wa_id`` only); ``bsuid`` gives 2026 payloads without phone numbers
+        (``user_id`` and ``username``); ``both`` gives 2026 payloads that still carry the phone number.
+        """
+        return self._state.identities
+
+    @identities.setter
+    def identities(self, value: str) -> None:
+        if value not in IDENTITY_MODES:
+            raise ValueError(f"identities must be one of {sorted(IDENTITY_MODES)}, got {value!r}")
+        self._state.identities = value
+
+    @property
+    def group_messages(self) -> list[dict[str, Any]]:
+        """Messages accepted for groups (pins included), oldest first: ``id``, ``group_id``, ``type``, ``body``."""
+        return self._state.group_messages
+
+    @property
+    def group_sends(self) -> collections.Counter[str]:
+        """How many messages (pins excluded) each group accepted, by group id."""
+        return self._state.group_sends
+
+    @property
+    def auto_statuses(self) -> bool:
+        """Send ``sent``, ``delivered`` and ``read`` webhooks after each group message (True by default)."""
+        return self._handlers.auto_statuses
+
+    @auto_statuses.setter
+    def auto_statuses(self, value: bool) -> None:
+        self._handlers.auto_statuses = value
+
+    def fail_messages_to(self, group_id: str, code: int | None = 131000) -> None:
+        """Report later messages to a group as ``failed`` with ``code`` (``None`` stops it)."""
+        if code is None:
+            self._handlers.failing_groups.pop(group_id, None)
+        else:
+            self._handlers.failing_groups[group_id] = code
+
+    def set_username(self, user: str, username: str) -> None:
+        """Give a user a WhatsApp username, shown in BSUID-era payloads."""
+        self._state.usernames[normalize_user(user)] = username
+
+    def mark_read(self, group_id: str, user: str) -> list[str]:
+        """Make a participant read every message of a group: one aggregated ``read`` webhook, many messages.
+
+        Returns:
+            The message ids reported read.
+
+        """
+        group = self._state.groups[group_id]
+        ids = list(group.message_ids)
+        self._handlers.report_participants(group, ids, [normalize_user(user)], "read", timestamp())
+        return ids
+
+    def participant_writes(
+        self,
+        group_id: str,
+        user: str,
+        text: str | None = None,
+        *,
+        name: str | None = None,
+        media: Mapping[str, Any] | None = None,
+        media_type: str = "image",
+        reply_to: str | None = None,
+        unsupported: str | None = None,
+    ) -> str:
+        """Make a participant write to a group: send the inbound ``messages`` webhook and return its id.
+
+        Args:
+            group_id: The group.
+            user: The participant (a phone number or a BSUID), named as the identity mode says.
+            text: The text of a text message.
+            name: The participant's profile name.
+            media: The media object (``id``, ``mime_type``, ``sha256``, ``caption``...) of a ``media_type``
+                message, instead of text.
+            media_type: ``image``, ``video``, ``audio``, ``document`` or ``sticker``.
+            reply_to: The ``wamid`` the message replies to.
+            unsupported: Send an unsupported message of this kind (e.g. ``poll_creation``) instead.
+
+        """
+        group = self._state.groups[group_id]
+        wa_id = normalize_user(user)
+        named = identity(self._state, wa_id)
+        now = timestamp()
+        message_id = "wamid." + self._state.token(32)
+        message: dict[str, Any] = {"group_id": group.id, "id": message_id, "timestamp": str(now)}
+        if "wa_id" in named:
+            message["from"] = named["wa_id"]
+        if "user_id" in named:
+            message["from_user_id"] = named["user_id"]
+        if unsupported is not None:
+            message["type"] = "unsupported"
+            message["unsupported"] = {"type": unsupported}
+            message["errors"] = [
+                {
+                    "code": 131051,
+                    "title": "Message type unknown",
+                    "message": "Message type unknown",
+                    "error_data": {"details": "Message type is currently not supported."},
+                }
+            ]
+        elif media is not None:
+            message["type"] = media_type
+            message[media_type] = dict(media)
+        else:
+            message["type"] = "text"
+            message["text"] = {"body": text or ""}
+        if reply_to is not None:
+            message["context"] = {"id": reply_to}
+        value = {"contacts": [contact(named, name)], "messages": [message]}
+        self._emit_value(group.phone_number_id, value)
+        return message_id
 
     # -- public helpers --------------------------------------------------------------------------
 
@@ -240,7 +369,7 @@ class FakeGraphAPI(FakeServer):
                     "group_id": group.id,
                     "type": "group_join_request_created",
                     "join_request_id": request.id,
-                    "wa_id": request.wa_id,
+                    **identity(self._state, request.wa_id),
                 }
                 self._emit(group.phone_number_id, "group_participants_update", update)
         return [request.id for request in added]
@@ -308,6 +437,21 @@ class FakeGraphAPI(FakeServer):
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.access_token.encode()):
             return error(190, "Invalid OAuth access token")
         return None
+
+    def _emit_value(self, number: str, value: dict[str, Any]) -> None:
+        """Queue one ``messages`` webhook whose change value carries ``value`` (statuses, messages, contacts)."""
+        if self.webhook_url is None or not self.running:
+            return
+        body, headers = webhook_delivery(
+            waba_id=self.waba_id,
+            phone_number_id=number,
+            display_phone_number=self._state.numbers.get(number, ""),
+            field="messages",
+            update=None,
+            value=value,
+            app_secret=self._app_secret,
+        )
+        self._enqueue_webhook(body, headers)
 
     def _emit(self, number: str, field: str, update: dict[str, Any]) -> None:
         """Queue one webhook carrying ``update`` on ``field`` for business number ``number``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import hashlib
 import random
 import re
 import time
@@ -26,12 +27,19 @@ __all__ = [
     "MAX_DESCRIPTION_CHARS",
     "MAX_PAGE_SIZE",
     "MAX_PARTICIPANTS_PER_CALL",
+    "MAX_PINNED",
+    "GROUP_MESSAGE_TYPES",
+    "IDENTITY_MODES",
     "MAX_SUBJECT_CHARS",
     "FakeGroup",
     "FakeJoinRequest",
     "GraphState",
     "Refusal",
     "Settlement",
+    "apply_pin",
+    "bsuid_for",
+    "check_group_message",
+    "identity",
     "check_picture",
     "join_requests",
     "jpeg_dimensions",
@@ -47,6 +55,16 @@ DEFAULT_PAGE_SIZE: Final = 25
 MAX_PICTURE_BYTES: Final = 5 * 1024 * 1024
 MIN_PICTURE_PIXELS: Final = 192
 JOIN_APPROVAL_MODES: Final = frozenset({"approval_required", "auto_approve"})
+#: At most this many messages are pinned in a group; pinning one more unpins the oldest.
+MAX_PINNED: Final = 3
+#: Message types the fake accepts for groups (Meta: text, media, text/media templates; pin for admins). Types
+#: Meta neither allows nor forbids (stickers, reactions...) are accepted too, as the real API decides them.
+GROUP_MESSAGE_TYPES: Final = frozenset(
+    {"text", "image", "video", "audio", "document", "template", "sticker", "reaction", "location", "contacts"}
+)
+#: ``phone``: 2025-era payloads (phone numbers only); ``bsuid``: 2026 payloads without phone numbers;
+#: ``both``: 2026 payloads that still carry the phone number beside the BSUID.
+IDENTITY_MODES: Final = frozenset({"phone", "bsuid", "both"})
 GROUP_FIELDS: Final = frozenset(
     {
         "id",
@@ -126,6 +144,10 @@ class FakeGroup:
     join_requests: IndexedDict[str, FakeJoinRequest] = attrs.field(factory=IndexedDict)
     #: The last profile picture uploaded, as JPEG bytes.
     profile_picture: bytes | None = attrs.field(default=None, repr=False)
+    #: Message ids sent to the group by the business, oldest first.
+    message_ids: list[str] = attrs.field(factory=list, repr=False)
+    #: Pinned message ids, oldest pin first (at most 3).
+    pinned: list[str] = attrs.field(factory=list)
 
 
 @attrs.define(frozen=True)
@@ -228,9 +250,22 @@ class GraphState:
         self.join_request_sends: collections.Counter[str] = collections.Counter()
         #: Invite template messages accepted, oldest first.
         self.messages: list[dict[str, Any]] = []
+        #: Messages accepted for groups (pins included), oldest first: id, group_id, type, body.
+        self.group_messages: list[dict[str, Any]] = []
+        #: How many sends (pins excluded) each group accepted; above 1 for one broadcast means a duplicate.
+        self.group_sends: collections.Counter[str] = collections.Counter()
+        #: How users are named in answers and webhooks: one of :data:`IDENTITY_MODES`.
+        self.identities = "phone"
+        #: Usernames by WhatsApp id, shown in BSUID-era payloads.
+        self.usernames: dict[str, str] = {}
         self._issued_ids: set[str] = set()
         self._join_serial = 0
         self._wa_serial = 0
+
+    @property
+    def rng(self) -> random.Random:
+        """Return the fake's seeded random source."""
+        return self._rng
 
     # -- ids -------------------------------------------------------------------------------------
 
@@ -342,8 +377,12 @@ class GraphState:
         group.participants.extend(wa_id for _, wa_id in users)
 
     def remove_participants(self, group: FakeGroup, users: Iterable[tuple[str, str]]) -> None:
-        """Remove ``(as sent, WhatsApp id)`` users, refusing one who is not a participant (131212)."""
-        users = list(users)
+        """Remove ``(as sent, WhatsApp id)`` users, refusing one who is not a participant (131212).
+
+        A participant may be named by the BSUID the fake gives them.
+        """
+        by_bsuid = {bsuid_for(member): member for member in group.participants}
+        users = [(raw, by_bsuid.get(wa_id, wa_id)) for raw, wa_id in users]
         present = set(group.participants)
         for raw, wa_id in users:
             if wa_id not in present:
@@ -380,6 +419,18 @@ class GraphState:
             done.append(request_id)
         return Settlement(done=done, failed=failed, added=added)
 
+    def send_group_message(self, group: FakeGroup, data: dict[str, Any]) -> str:
+        """Accept a message (or a pin) for a live group and return its new message id."""
+        kind = check_group_message(self, group, data)
+        if kind == "pin":
+            apply_pin(group, data.get("pin"))
+        message_id = "wamid." + _b64(f"{group.id[:12]}:{self.token(24)}")
+        if kind != "pin":
+            group.message_ids.append(message_id)
+            self.group_sends[group.id] += 1
+        self.group_messages.append({"id": message_id, "group_id": group.id, "type": kind, "body": data})
+        return message_id
+
     def send_invite(self, to: str, group_id: str, template: dict[str, Any]) -> tuple[str, str]:
         """Record an invite template message to a live group; return the message id and the user's WhatsApp id."""
         group = self.groups.get(group_id)
@@ -391,3 +442,87 @@ class GraphState:
         message_id = "wamid." + _b64(f"{wa_id}:{self.token(24)}")
         self.messages.append({"id": message_id, "to": to, "group_id": group_id, "template": template})
         return message_id, wa_id
+
+
+# -- identities --------------------------------------------------------------------------------------
+
+
+def bsuid_for(user: str) -> str:
+    """Return the business-scoped user id the fake gives a user (a BSUID stays itself)."""
+    if not user.isdigit():
+        return user
+    number = int.from_bytes(hashlib.sha256(user.encode()).digest()[:8], "big")
+    return f"US.{number:020d}"
+
+
+def identity(state: GraphState, user: str, *, key: str = "wa_id") -> dict[str, Any]:
+    """Return how a user is named in the fake's current identity mode.
+
+    ``key`` names the phone number's field (``wa_id`` in most payloads). In ``bsuid`` mode the phone number
+    is left out, in ``phone`` mode the BSUID; a user known only by BSUID is always named by it.
+    """
+    named: dict[str, Any] = {}
+    is_phone = user.isdigit()
+    if is_phone and state.identities in ("phone", "both"):
+        named[key] = user
+    if state.identities in ("bsuid", "both") or not is_phone:
+        named["user_id"] = bsuid_for(user)
+        username = state.usernames.get(user)
+        if username is not None:
+            named["username"] = username
+    return named
+
+
+def check_group_message(state: GraphState, group: FakeGroup, data: Mapping[str, Any]) -> str:
+    """Refuse a group message Graph would refuse; return its type."""
+    if group.suspended:
+        raise Refusal(131207, "The group is suspended")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise Refusal(100, "The parameter type is required")
+    if kind == "pin":
+        return "pin"
+    if kind == "interactive":
+        raise Refusal(131009, "Interactive messages are not supported in groups")
+    if kind not in GROUP_MESSAGE_TYPES:
+        raise Refusal(100, f"Unsupported message type {kind!r}")
+    content = data.get(kind)
+    if not isinstance(content, dict):
+        raise Refusal(100, f"The parameter {kind} is required")
+    if kind == "text" and (not isinstance(content.get("body"), str) or not content["body"]):
+        raise Refusal(100, "The parameter text.body is required")
+    if kind in ("image", "video", "audio", "document", "sticker") and not (content.get("id") or content.get("link")):
+        raise Refusal(100, f"{kind} needs an id or a link")
+    if kind == "template":
+        name = content.get("name")
+        language = content.get("language")
+        if not isinstance(name, str) or not name or not isinstance(language, dict) or not language.get("code"):
+            raise Refusal(100, "template needs a name and a language code")
+        if "auth" in name.lower() or "otp" in name.lower():
+            raise Refusal(131009, "Authentication templates cannot be sent to groups")
+    if not group.participants:
+        raise Refusal(131020, "Bad Group: cannot send messages to single member groups")
+    return kind
+
+
+def apply_pin(group: FakeGroup, pin: Any) -> None:
+    """Pin or unpin a message of the group as Graph does: 1..30 days, at most 3 pinned, the oldest evicted."""
+    if not isinstance(pin, dict) or pin.get("type") not in ("pin", "unpin"):
+        raise Refusal(100, "pin.type must be pin or unpin")
+    message_id = pin.get("message_id")
+    if not isinstance(message_id, str) or message_id not in group.message_ids:
+        raise Refusal(100, f"No message {message_id!r} in this group")
+    if pin["type"] == "unpin":
+        if "expiration_days" in pin:
+            raise Refusal(100, "expiration_days is only for pin")
+        if message_id not in group.pinned:
+            raise Refusal(100, "The message is not pinned")
+        group.pinned.remove(message_id)
+        return
+    days = pin.get("expiration_days")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 30:
+        raise Refusal(100, "pin.expiration_days must be an integer from 1 to 30")
+    if message_id in group.pinned:
+        group.pinned.remove(message_id)
+    group.pinned.append(message_id)
+    del group.pinned[:-MAX_PINNED]

@@ -11,7 +11,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from aiohttp import web
@@ -22,6 +22,7 @@ from wa_groups.testing._routing import json_response
 __all__ = [
     "ERRORS",
     "TRANSIENT_CODES",
+    "contact",
     "decode_cursor",
     "encode_cursor",
     "error_response",
@@ -32,6 +33,7 @@ __all__ = [
     "read_invite",
     "read_text",
     "read_users",
+    "status_object",
     "usage_header",
     "webhook_delivery",
 ]
@@ -44,6 +46,8 @@ ERRORS: Final[Mapping[int, tuple[int, str, str | None]]] = {
     17: (400, "User request limit reached", None),
     80007: (400, "Rate limit issues", None),
     100: (400, "Invalid parameter", None),
+    131009: (400, "Parameter value is not valid", "Parameter value is not valid"),
+    131020: (400, "Bad Group", "Bad Group"),
     104: (401, "An access token is required to request this resource", None),
     190: (401, "Invalid OAuth access token - Cannot parse access token", None),
     130429: (400, "Rate limit hit", "Rate limit hit"),
@@ -141,10 +145,15 @@ def webhook_delivery(
     phone_number_id: str,
     display_phone_number: str,
     field: str,
-    update: dict[str, Any],
+    update: dict[str, Any] | None,
     app_secret: str | None,
+    value: dict[str, Any] | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """Return the body and headers of one webhook POST carrying ``update``, signed when there is a secret."""
+    """Return the body and headers of one webhook POST, signed when there is a secret.
+
+    The change's value carries ``groups: [update]`` (group webhooks), or, for the ``messages`` field, the
+    ``value`` given (``statuses``, ``messages``, ``contacts``).
+    """
     envelope = {
         "object": "whatsapp_business_account",
         "entry": [
@@ -159,7 +168,8 @@ def webhook_delivery(
                                 "display_phone_number": display_phone_number,
                                 "phone_number_id": phone_number_id,
                             },
-                            "groups": [update],
+                            **({"groups": [update]} if update is not None else {}),
+                            **(value or {}),
                         },
                     }
                 ],
@@ -221,8 +231,8 @@ def invite_group_id(components: Any) -> str | None:
     return None
 
 
-def group_field(group: FakeGroup, name: str) -> Any:
-    """Return one field of ``GET /{group_id}?fields=...`` as Graph writes it."""
+def group_field(group: FakeGroup, name: str, name_user: Callable[[str], dict[str, Any]] | None = None) -> Any:
+    """Return one field of ``GET /{group_id}?fields=...`` as Graph writes it (users named by ``name_user``)."""
     if name == "subject":
         return group.subject
     if name == "description":
@@ -232,7 +242,7 @@ def group_field(group: FakeGroup, name: str) -> Any:
     if name == "creation_timestamp":
         return group.created_at
     if name == "participants":
-        return [{"wa_id": wa_id} for wa_id in group.participants]
+        return [name_user(wa_id) if name_user else {"wa_id": wa_id} for wa_id in group.participants]
     if name == "total_participant_count":
         return len(group.participants)
     if name == "join_approval_mode":
@@ -298,3 +308,56 @@ def read_invite(data: Mapping[str, Any]) -> tuple[str, dict[str, Any], str]:
     if group_id is None:
         raise Refusal(100, "The template needs a body parameter of type group_id")
     return to, template, group_id
+
+
+def status_object(
+    message_id: str,
+    group_id: str,
+    status: str,
+    now: int,
+    participant: Mapping[str, Any] | None = None,
+    *,
+    spelling: str = "recipient_participant_id",
+    errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Return one status object of a group message, as Meta's ``messages`` webhook carries it.
+
+    ``participant`` is how the user is named (``wa_id``/``user_id``); its phone number goes under
+    ``spelling`` (Meta's pages use ``recipient_participant_id`` and ``participant_recipient_id``), its BSUID
+    under ``recipient_participant_user_id``. Delivered and read statuses carry pricing, beside the conversation.
+    """
+    item: dict[str, Any] = {
+        "id": message_id,
+        "status": status,
+        "timestamp": str(now),
+        "recipient_id": group_id,
+        "recipient_type": "group",
+    }
+    if participant is not None:
+        if "wa_id" in participant:
+            item[spelling] = participant["wa_id"]
+        if "user_id" in participant:
+            item["recipient_participant_user_id"] = participant["user_id"]
+        item["pricing"] = {
+            "billable": False,
+            "pricing_model": "PMP",
+            "type": "free_group_customer_service",
+            "category": "group_service",
+        }
+    if errors is not None:
+        item["errors"] = errors
+    return item
+
+
+def contact(named: Mapping[str, Any], name: str | None = None) -> dict[str, Any]:
+    """Return a ``contacts[]`` entry for a user named as ``named`` (``wa_id``, ``user_id``, ``username``)."""
+    profile: dict[str, Any] = {}
+    if name is not None:
+        profile["name"] = name
+    if "username" in named:
+        profile["username"] = named["username"]
+    entry: dict[str, Any] = {"profile": profile}
+    for key in ("wa_id", "user_id"):
+        if key in named:
+            entry[key] = named[key]
+    return entry

@@ -1,7 +1,7 @@
 """The generic fake HTTP API server the test fakes are built on.
 
 Nothing here knows about the Graph API or WUTS: :class:`FakeServer` runs an ``aiohttp.web``
-application on 127.0.0.1 on a free port, routes requests through a small table, records them,
+application on 127.0.0.1 (on a free port unless told one), routes requests through a small table, records them,
 injects scripted faults and latency, applies a token-bucket rate limit, counts requests in flight
 and hands webhooks to a background outbox. A concrete fake (such as
 :class:`~wa_groups.testing.FakeGraphAPI`) supplies the routes and decides how errors look on the wire.
@@ -52,7 +52,12 @@ class FakeServer:
         seed: int = 0,
         webhook_url: str | None = None,
         webhook_delay: float = 0.0,
+        port: int = 0,
     ) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be 0..65535, got {port!r}")
+        #: The port to listen on; 0 picks a free one (read the one chosen from :attr:`base_url`).
+        self.port = port
         #: Seconds added before every answer.
         self.latency = latency
         #: Whether :attr:`requests` is filled.
@@ -91,7 +96,12 @@ class FakeServer:
         return self._runner is not None
 
     async def start(self) -> None:
-        """Start listening on 127.0.0.1 on a free port (does nothing when already running)."""
+        """Start listening on 127.0.0.1 on :attr:`port`, a free one when 0 (does nothing when already running).
+
+        Raises:
+            OSError: The port is in use (or may not be bound).
+
+        """
         if self._runner is not None:
             return
         self._closing = asyncio.Event()
@@ -101,7 +111,7 @@ class FakeServer:
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, "127.0.0.1", 0)
+            site = web.TCPSite(runner, "127.0.0.1", self.port)
             await site.start()
         except BaseException:
             await runner.cleanup()

@@ -2,6 +2,7 @@
 
 from ._parse import parse_webhook
 from ._signature import SIGNATURE_HEADER, sign_body, verify_signature
+from .delivery import DeliveryTracker, TrackedMessage, status_error
 from .events import (
     EventError,
     EventParticipant,
@@ -10,13 +11,17 @@ from .events import (
     GroupCreateFailed,
     GroupDeleted,
     GroupDeleteFailed,
+    GroupMessageReceived,
     GroupMessageStatus,
     GroupSuspended,
     GroupSuspensionCleared,
     JoinRequestCreated,
     JoinRequestRevoked,
+    MessageMedia,
+    MessageSender,
     ParticipantsAdded,
     ParticipantsRemoved,
+    ReplyContext,
     SettingResult,
     SettingsUpdated,
     StatusPricing,
@@ -72,4 +77,11 @@ __all__ = [
     "parse_webhook",
     "verify_signature",
     "sign_body",
+    "DeliveryTracker",
+    "GroupMessageReceived",
+    "MessageMedia",
+    "MessageSender",
+    "ReplyContext",
+    "TrackedMessage",
+    "status_error",
 ]

@@ -14,45 +14,57 @@ field must never break a user. The rules:
   ``group_participants_update``, the presence of ``removed_participants`` (or ``failed_participants``) means
   a removal whatever ``type`` says, because Meta's sample for a removal is labelled ``group_create``.
 * ``initiated_by`` is looked up on the group object first, then on the enclosing value, change and entry.
+* Each notification (each change, each group object, each status, each message) is decoded on its own: one
+  that cannot be typed becomes an :class:`UnknownEvent` holding its raw object (and a log line), and the
+  others are decoded as usual.
+* On ``messages``, a message with a ``group_id`` is a :class:`GroupMessageReceived`; a status whose
+  ``recipient_type`` is ``group`` (or that names a group participant) is a :class:`GroupMessageStatus`.
+  One-to-one messages and statuses are kept as :class:`UnknownEvent`.
+* Users are read with every identifier Meta may send (``wa_id``, ``user_id``, ``parent_user_id``,
+  ``username``, ``input``); none is required.
 * Ids and participants that arrive as numbers become strings; error codes that arrive as strings become
   integers; timestamps (strings or numbers of UNIX seconds) become aware UTC datetimes, or ``None``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, Final
 
-import attrs
-
-from .._core.coerce import as_bool, as_id, as_text, to_datetime
-from .._graph.errors import error_detail
+from .._core.coerce import as_id, as_text
 from ..errors import WebhookPayloadError
+from ._parse_messages import messages_events
+from ._parse_values import (
+    Context,
+    errors_of,
+    failed_participants,
+    first,
+    isolated,
+    join_user,
+    one,
+    participants,
+    setting,
+)
 from .events import (
-    EventError,
-    EventParticipant,
-    FailedParticipant,
     GroupCreated,
     GroupCreateFailed,
     GroupDeleted,
     GroupDeleteFailed,
-    GroupMessageStatus,
     GroupSuspended,
     GroupSuspensionCleared,
     JoinRequestCreated,
     JoinRequestRevoked,
     ParticipantsAdded,
     ParticipantsRemoved,
-    SettingResult,
     SettingsUpdated,
-    StatusPricing,
     UnknownEvent,
     WebhookEvent,
 )
 
 __all__ = ["parse_webhook"]
+
 
 FIELD_LIFECYCLE: Final = "group_lifecycle_update"
 FIELD_PARTICIPANTS: Final = "group_participants_update"
@@ -78,99 +90,7 @@ _SETTINGS_KEYS: Final = frozenset(
 )
 
 
-# ------------------------------------------------------------------------------------------ value coercion
-
-
-def parse_timestamp(value: Any) -> datetime | None:
-    """Return a webhook timestamp as an aware UTC datetime, or ``None`` when absent or unreadable.
-
-    Webhooks send strings of UNIX seconds; numbers and ISO 8601 strings are accepted too (the same reading as
-    for API answers).
-    """
-    return to_datetime(value)
-
-
-def _errors(value: Any) -> tuple[EventError, ...]:
-    items = [value] if isinstance(value, Mapping) else value if isinstance(value, list) else []
-    return tuple(error_detail(item) for item in items if isinstance(item, (Mapping, str)))
-
-
-def _participant(item: Any) -> EventParticipant | None:
-    if isinstance(item, Mapping):
-        return EventParticipant(input=as_id(item.get("input")), wa_id=as_id(item.get("wa_id")))
-    text = as_id(item)
-    return EventParticipant(input=text) if text is not None else None
-
-
-def _participants(value: Any) -> tuple[EventParticipant, ...]:
-    items = [value] if isinstance(value, Mapping) else value if isinstance(value, list) else []
-    return tuple(p for p in map(_participant, items) if p is not None)
-
-
-def _failed_participants(value: Any) -> tuple[FailedParticipant, ...]:
-    items = [value] if isinstance(value, Mapping) else value if isinstance(value, list) else []
-    failed: list[FailedParticipant] = []
-    for item in items:
-        if isinstance(item, Mapping):
-            failed.append(
-                FailedParticipant(
-                    input=as_id(item.get("input")), wa_id=as_id(item.get("wa_id")), errors=_errors(item.get("errors"))
-                )
-            )
-        elif (text := as_id(item)) is not None:
-            failed.append(FailedParticipant(input=text))
-    return tuple(failed)
-
-
-def _setting(value: Any) -> SettingResult | None:
-    if isinstance(value, Mapping):
-        return SettingResult(
-            text=as_text(value.get("text")),
-            mime_type=as_text(value.get("mime_type")),
-            sha256=as_text(value.get("sha256")),
-            update_successful=as_bool(value.get("update_successful")),
-            errors=_errors(value.get("errors")),
-        )
-    if isinstance(value, str):
-        return SettingResult(text=value)
-    return None
-
-
-def _first(*values: Any) -> Any:
-    return next((v for v in values if v is not None), None)
-
-
 # ------------------------------------------------------------------------------------------- the envelope
-
-
-@attrs.frozen
-class _Context:
-    """Where a notification sits in the delivery."""
-
-    field: str | None
-    """The field, with aliases resolved; it chooses how notifications are decoded."""
-    raw_field: str | None
-    """The field as sent, reported on unknown events."""
-    entry: Mapping[str, Any]
-    change: Mapping[str, Any]
-    value: Mapping[str, Any]
-
-    def common(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        metadata = self.value.get("metadata")
-        if not isinstance(metadata, Mapping):
-            metadata = {}
-        return {
-            "waba_id": as_id(self.entry.get("id")),
-            "phone_number_id": as_id(metadata.get("phone_number_id")),
-            "display_phone_number": as_id(metadata.get("display_phone_number")),
-            "group_id": as_id(item.get("group_id")),
-            "request_id": as_id(item.get("request_id")),
-            "timestamp": parse_timestamp(item.get("timestamp")),
-            "raw": item,
-        }
-
-    def lookup(self, item: Mapping[str, Any], key: str) -> Any:
-        return _first(item.get(key), self.value.get(key), self.change.get(key), self.entry.get(key))
 
 
 def _load(data: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -218,7 +138,7 @@ def parse_webhook(data: bytes | bytearray | memoryview | str | Mapping[str, Any]
             continue
         for change in changes:
             if isinstance(change, Mapping):
-                events.extend(_parse_change(entry, change))
+                events.extend(isolated(functools.partial(_parse_change, entry, change), entry, change, None))
     return events
 
 
@@ -227,18 +147,18 @@ def _parse_change(entry: Mapping[str, Any], change: Mapping[str, Any]) -> list[W
     field = _FIELD_ALIASES.get(raw_field, raw_field) if raw_field is not None else None
     value = change.get("value")
     if not isinstance(value, Mapping):
-        context = _Context(raw_field, raw_field, entry, change, {})
+        context = Context(raw_field, raw_field, entry, change, {})
         return [UnknownEvent(field=raw_field, **_without_item(context.common(change)))]
-    context = _Context(field, raw_field, entry, change, value)
+    context = Context(field, raw_field, entry, change, value)
     if field in _GROUP_FIELDS:
         groups = value.get("groups")
         if isinstance(groups, list):
-            return [_group_event(context, g) for g in groups if isinstance(g, Mapping)]
+            return [e for g in groups if isinstance(g, Mapping) for e in one(context, g, _group_event)]
         if "type" in value or "group_id" in value:
             # A single group object not wrapped in a "groups" list.
             return [_group_event(context, value)]
     elif field == FIELD_MESSAGES:
-        return _messages_events(context)
+        return messages_events(context)
     return [UnknownEvent(field=raw_field, type=as_text(value.get("type")), **context.common(value))]
 
 
@@ -250,13 +170,13 @@ def _without_item(common: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ group events
 
 
-def _group_event(context: _Context, group: Mapping[str, Any]) -> WebhookEvent:
+def _group_event(context: Context, group: Mapping[str, Any]) -> WebhookEvent:
     group_type = as_text(group.get("type"))
     common = context.common(group)
     field = context.field
     if field == FIELD_LIFECYCLE:
         if group_type == _TYPE_CREATE:
-            errors = _errors(group.get("errors"))
+            errors = errors_of(group.get("errors"))
             if errors:
                 return GroupCreateFailed(
                     subject=as_text(group.get("subject")),
@@ -269,11 +189,11 @@ def _group_event(context: _Context, group: Mapping[str, Any]) -> WebhookEvent:
                 description=as_text(group.get("description")),
                 invite_link=as_text(group.get("invite_link")),
                 join_approval_mode=as_text(group.get("join_approval_mode")),
-                added_participants=_participants(group.get("added_participants")),
+                added_participants=participants(group.get("added_participants")),
                 **common,
             )
         if group_type == _TYPE_DELETE:
-            errors = _errors(group.get("errors"))
+            errors = errors_of(group.get("errors"))
             if errors:
                 return GroupDeleteFailed(errors=errors, **common)
             return GroupDeleted(**common)
@@ -284,10 +204,10 @@ def _group_event(context: _Context, group: Mapping[str, Any]) -> WebhookEvent:
     elif field == FIELD_SETTINGS:
         if group_type in (_TYPE_SETTINGS, None) or not _SETTINGS_KEYS.isdisjoint(group):
             return SettingsUpdated(
-                subject=_setting(_first(group.get("group_subject"), group.get("subject"))),
-                description=_setting(_first(group.get("group_description"), group.get("description"))),
-                profile_picture=_setting(group.get("profile_picture")),
-                errors=_errors(group.get("errors")),
+                subject=setting(first(group.get("group_subject"), group.get("subject"))),
+                description=setting(first(group.get("group_description"), group.get("description"))),
+                profile_picture=setting(group.get("profile_picture")),
+                errors=errors_of(group.get("errors")),
                 **common,
             )
     elif field == FIELD_STATUS:
@@ -299,83 +219,34 @@ def _group_event(context: _Context, group: Mapping[str, Any]) -> WebhookEvent:
 
 
 def _participants_event(
-    context: _Context, group: Mapping[str, Any], group_type: str | None, common: dict[str, Any]
+    context: Context, group: Mapping[str, Any], group_type: str | None, common: dict[str, Any]
 ) -> WebhookEvent | None:
     if group_type in _TYPES_REMOVE or "removed_participants" in group or "failed_participants" in group:
         return ParticipantsRemoved(
             initiated_by=as_text(context.lookup(group, "initiated_by")),
-            removed_participants=_participants(group.get("removed_participants")),
-            failed_participants=_failed_participants(group.get("failed_participants")),
-            errors=_errors(group.get("errors")),
+            removed_participants=participants(group.get("removed_participants")),
+            failed_participants=failed_participants(group.get("failed_participants")),
+            errors=errors_of(group.get("errors")),
             **common,
         )
     if group_type == _TYPE_JOIN_CREATED:
         return JoinRequestCreated(
             join_request_id=as_id(group.get("join_request_id")),
-            wa_id=as_id(group.get("wa_id")),
             reason=as_text(group.get("reason")),
+            **join_user(group),
             **common,
         )
     if group_type == _TYPE_JOIN_REVOKED:
         return JoinRequestRevoked(
             join_request_id=as_id(group.get("join_request_id")),
-            wa_id=as_id(group.get("wa_id")),
             reason=as_text(group.get("reason")),
+            **join_user(group),
             **common,
         )
     if group_type in _TYPES_ADD or "added_participants" in group:
         return ParticipantsAdded(
             reason=as_text(group.get("reason")),
-            added_participants=_participants(group.get("added_participants")),
+            added_participants=participants(group.get("added_participants")),
             **common,
         )
     return None
-
-
-# --------------------------------------------------------------------------------------- message statuses
-
-
-def _messages_events(context: _Context) -> list[WebhookEvent]:
-    value = context.value
-    statuses = value.get("statuses")
-    messages = value.get("messages")
-    if not isinstance(statuses, list) and not isinstance(messages, list):
-        return [UnknownEvent(field=context.raw_field, type=None, **context.common(value))]
-    events: list[WebhookEvent] = []
-    if isinstance(statuses, list):
-        events.extend(_status_event(context, s) for s in statuses if isinstance(s, Mapping))
-    if isinstance(messages, list):
-        # Incoming messages are outside the Groups API; they are passed on untouched.
-        events.extend(
-            UnknownEvent(field=context.raw_field, type=as_text(m.get("type")), **context.common(m))
-            for m in messages
-            if isinstance(m, Mapping)
-        )
-    return events
-
-
-def _status_event(context: _Context, status: Mapping[str, Any]) -> WebhookEvent:
-    common = context.common(status)
-    recipient_type = as_text(status.get("recipient_type"))
-    is_group = recipient_type == "group" or (recipient_type is None and "group_id" in status)
-    if not is_group:
-        return UnknownEvent(field=context.raw_field, type="status", **common)
-    common["group_id"] = _first(as_id(status.get("recipient_id")), as_id(status.get("group_id")))
-    pricing = status.get("pricing")
-    return GroupMessageStatus(
-        message_id=as_id(status.get("id")),
-        status=as_text(status.get("status")),
-        # Meta's pages spell the participant both ways.
-        participant_id=_first(
-            as_id(status.get("recipient_participant_id")), as_id(status.get("participant_recipient_id"))
-        ),
-        pricing=StatusPricing(
-            billable=as_bool(pricing.get("billable")),
-            pricing_model=as_text(pricing.get("pricing_model")),
-            category=as_text(pricing.get("category")),
-        )
-        if isinstance(pricing, Mapping)
-        else None,
-        errors=_errors(status.get("errors")),
-        **common,
-    )

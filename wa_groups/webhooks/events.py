@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from ..models import ErrorDetail
+from ..models import ErrorDetail, UserRef
 
 __all__ = [
     "EventError",
@@ -25,13 +25,17 @@ __all__ = [
     "GroupCreated",
     "GroupDeleteFailed",
     "GroupDeleted",
+    "GroupMessageReceived",
     "GroupMessageStatus",
     "GroupSuspended",
     "GroupSuspensionCleared",
     "JoinRequestCreated",
     "JoinRequestRevoked",
+    "MessageMedia",
+    "MessageSender",
     "ParticipantsAdded",
     "ParticipantsRemoved",
+    "ReplyContext",
     "SettingResult",
     "SettingsUpdated",
     "StatusPricing",
@@ -46,25 +50,13 @@ EventError = ErrorDetail
 
 
 @attrs.frozen(kw_only=True)
-class EventParticipant:
-    """A participant named in a webhook notification."""
-
-    input: str | None = None
-    """What the business sent to identify the user (phone number or user id), when reported."""
-
-    wa_id: str | None = None
-    """The user's WhatsApp id, when reported."""
+class EventParticipant(UserRef):
+    """A participant named in a webhook notification: ``input``, ``wa_id``, ``user_id``... as Meta sent them."""
 
 
 @attrs.frozen(kw_only=True)
-class FailedParticipant:
-    """A participant that could not be removed, with the reasons."""
-
-    input: str | None = None
-    """What the business sent to identify the user."""
-
-    wa_id: str | None = None
-    """The user's WhatsApp id, when reported."""
+class FailedParticipant(UserRef):
+    """A participant that could not be removed, with the reasons (its identity fields come from :class:`UserRef`)."""
 
     errors: tuple[EventError, ...] = ()
     """Why the removal failed for this participant."""
@@ -107,6 +99,9 @@ class StatusPricing:
 
     category: str | None = None
     """The pricing category: ``group_marketing``, ``group_utility`` or ``group_service`` for groups."""
+
+    type: str | None = None
+    """``regular`` (billed) or ``free_group_customer_service`` (free), from Graph v24 on."""
 
 
 @attrs.frozen(kw_only=True)
@@ -223,10 +218,26 @@ class JoinRequestCreated(WebhookEvent):
     """The join request's id, to approve or reject it."""
 
     wa_id: str | None = None
-    """The WhatsApp id of the user asking to join."""
+    """The WhatsApp id (phone number) of the user, when Meta shares it."""
+
+    user_id: str | None = None
+    """The user's business-scoped user id (BSUID), when Meta sends one."""
+
+    parent_user_id: str | None = None
+    """The user's parent BSUID, when Meta sends one."""
+
+    username: str | None = None
+    """The user's WhatsApp username, when Meta sends one."""
 
     reason: str | None = None
     """The reason Meta gives, when it gives one."""
+
+    @property
+    def user(self) -> UserRef:
+        """Return the user as a :class:`~wa_groups.UserRef`."""
+        return UserRef(
+            wa_id=self.wa_id, user_id=self.user_id, parent_user_id=self.parent_user_id, username=self.username
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -237,10 +248,26 @@ class JoinRequestRevoked(WebhookEvent):
     """The join request's id."""
 
     wa_id: str | None = None
-    """The WhatsApp id of the user."""
+    """The WhatsApp id (phone number) of the user, when Meta shares it."""
+
+    user_id: str | None = None
+    """The user's business-scoped user id (BSUID), when Meta sends one."""
+
+    parent_user_id: str | None = None
+    """The user's parent BSUID, when Meta sends one."""
+
+    username: str | None = None
+    """The user's WhatsApp username, when Meta sends one."""
 
     reason: str | None = None
     """The reason Meta gives, when it gives one."""
+
+    @property
+    def user(self) -> UserRef:
+        """Return the user as a :class:`~wa_groups.UserRef`."""
+        return UserRef(
+            wa_id=self.wa_id, user_id=self.user_id, parent_user_id=self.parent_user_id, username=self.username
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -291,8 +318,10 @@ class GroupSuspensionCleared(WebhookEvent):
 class GroupMessageStatus(WebhookEvent):
     """The status of a message sent to a group (field ``messages``, ``recipient_type`` ``group``).
 
-    ``group_id`` is the status's ``recipient_id``. Meta may combine the statuses of several participants
-    for the same message into one delivery; each becomes its own event.
+    ``group_id`` is the status's ``recipient_id``. ``sent`` and ``failed`` concern the group as a whole and
+    name no participant; ``delivered`` and ``read`` name one participant each. Meta may put several status
+    objects in one delivery (one message to many participants, or many messages to one participant); each
+    becomes its own event.
     """
 
     message_id: str | None = None
@@ -302,13 +331,99 @@ class GroupMessageStatus(WebhookEvent):
     """``sent``, ``delivered``, ``read``, ``failed`` or another value Meta sends."""
 
     participant_id: str | None = None
-    """The participant the status is about, when reported."""
+    """The participant the status is about: the phone number when Meta gives one, else the BSUID."""
+
+    participant: UserRef | None = None
+    """The participant with every identifier Meta gave (and the profile from ``contacts``), or ``None``."""
 
     pricing: StatusPricing | None = None
-    """Pricing details, when reported."""
+    """Pricing details, when reported (beside ``conversation`` or inside it)."""
+
+    conversation_id: str | None = None
+    """The conversation id (Graph v23 and older only)."""
+
+    conversation_category: str | None = None
+    """The conversation's ``origin.type``, when reported."""
 
     errors: tuple[EventError, ...] = ()
     """Why delivery failed, for ``failed`` statuses."""
+
+    @property
+    def group_level(self) -> bool:
+        """Tell whether the status concerns the whole group (``sent``, ``failed``) rather than one participant."""
+        return self.participant is None
+
+
+@attrs.frozen(kw_only=True)
+class MessageSender(UserRef):
+    """Who wrote an inbound group message: their identifiers and the profile name from ``contacts``."""
+
+    name: str | None = None
+    """The sender's profile name, when Meta sends it."""
+
+
+@attrs.frozen(kw_only=True)
+class MessageMedia:
+    """The media of an inbound message (image, video, audio, document or sticker)."""
+
+    id: str | None = None
+    """The media id, to download it from Graph."""
+
+    mime_type: str | None = None
+    """The MIME type, e.g. ``image/jpeg``."""
+
+    sha256: str | None = None
+    """The SHA-256 of the file, as Meta reports it."""
+
+    caption: str | None = None
+    """The caption, when the sender wrote one."""
+
+    filename: str | None = None
+    """The file name of a document."""
+
+
+@attrs.frozen(kw_only=True)
+class ReplyContext:
+    """The message an inbound message replies to (its ``context``)."""
+
+    message_id: str | None = None
+    """The ``wamid`` of the message replied to."""
+
+    sender: str | None = None
+    """Who wrote the message replied to (``context.from``), when given."""
+
+
+@attrs.frozen(kw_only=True)
+class GroupMessageReceived(WebhookEvent):
+    """A participant wrote in a group (field ``messages``, a message with a ``group_id``).
+
+    Messages of a type the Cloud API cannot show in groups arrive with ``type`` ``"unsupported"`` and the
+    reason in ``errors``; the kind the user sent, when Meta says, is in ``unsupported_type``.
+    """
+
+    message_id: str | None = None
+    """The message's ``wamid``."""
+
+    type: str | None = None
+    """``text``, ``image``, ``video``, ``audio``, ``document``, ``unsupported`` or another type Meta sends."""
+
+    sender: MessageSender | None = None
+    """Who wrote it: phone number, BSUID, parent BSUID, username and profile name, as far as Meta tells."""
+
+    text: str | None = None
+    """The text of a text message."""
+
+    media: MessageMedia | None = None
+    """The media of an image, video, audio, document or sticker message."""
+
+    context: ReplyContext | None = None
+    """The message this one replies to, if it is a reply."""
+
+    errors: tuple[EventError, ...] = ()
+    """Why the message could not be shown (unsupported messages)."""
+
+    unsupported_type: str | None = None
+    """For unsupported messages, the kind the user sent (``unsupported.type``), when Meta says."""
 
 
 @attrs.frozen(kw_only=True)

@@ -6,6 +6,8 @@ new event (``receiver.add_listener(tracker.feed)``) and wakes whoever waits for 
 arrive before the API answer that announces the ``request_id``, so events nobody waits for yet are kept (a
 bounded number) for a later :meth:`OperationTracker.wait`.
 
+Group messages are followed the same way in :mod:`wa_groups.webhooks.delivery`.
+
 The tracker uses no I/O and is meant for a single event loop; it is not thread-safe.
 """
 
@@ -35,7 +37,13 @@ from .events import (
     WebhookEvent,
 )
 
-__all__ = ["OPERATION_KINDS", "OperationTracker", "TrackedOperation", "operation_kind", "outcome_error"]
+__all__ = [
+    "OPERATION_KINDS",
+    "OperationTracker",
+    "TrackedOperation",
+    "operation_kind",
+    "outcome_error",
+]
 
 #: The operation kinds :meth:`OperationTracker.wait` accepts.
 OPERATION_KINDS: Final = frozenset(OperationKind)
