@@ -249,8 +249,9 @@ def test_join_requests_reject_explicit_ids_json(graph: GraphFake, cli: Run, tmp_
     assert summary["counts"]["succeeded"] == 2
     assert summary["counts"]["failed"] == 1
     assert list(summary["failed_by_error"]) == ["#131213 Join request does not exist"]
-    assert summary["report"] == "wa-groups-report.json"
-    assert (tmp_path / "wa-groups-report.json").exists()
+    # The default report name is the job's own: action, group and UTC time.
+    assert summary["report"].startswith(f"wa-groups-reject-join-requests-{gid}-")
+    assert (tmp_path / summary["report"]).exists()
     assert graph.call(lambda: dict(graph.fake.rejected)) == {ids[0]: 1, ids[1]: 1}
 
 
@@ -263,7 +264,8 @@ def test_join_requests_all_groups(graph: GraphFake, cli: Run, tmp_path: Path) ->
     code, out, err = cli("join-requests", "approve", "--all-groups", "--yes")
     assert code == 1  # the full group's requests failed
     assert "#131204 Participant limit reached" in out
-    report = BulkReport.from_json((tmp_path / "wa-groups-report.json").read_text())
+    (written,) = tmp_path.glob("wa-groups-approve-join-requests-all-groups-*.json")
+    report = BulkReport.from_json(written.read_text())
     assert report.counts == {"groups": 6, "succeeded": 20, "failed": 2, "not_attempted": 0, "total": 22}
     assert {f.item for f in report.groups[full].failed} == set(blocked)
     assert graph.call(lambda: dict(graph.fake.approved)) == dict.fromkeys(open_ids, 1)
@@ -495,8 +497,9 @@ def test_ctrl_c_writes_the_report_and_resume_finishes_the_job(
     assert child.returncode == 130, err
     assert CANARY not in out + err
     assert "Traceback" not in err
-    assert "--resume wa-groups-report.json" in err
-    partial = BulkReport.from_json((tmp_path / "wa-groups-report.json").read_text())
+    (written,) = tmp_path.glob("wa-groups-approve-join-requests-all-groups-*.json")
+    assert f"--resume {written.name}" in err
+    partial = BulkReport.from_json(written.read_text())
     assert 0 < partial.succeeded < len(everything)
     recorded = [
         item for r in partial.groups.values() for item in [*r.succeeded, *(f.item for f in r.failed), *r.not_attempted]
@@ -506,8 +509,8 @@ def test_ctrl_c_writes_the_report_and_resume_finishes_the_job(
     assert {f.item for r in partial.groups.values() for f in r.failed} == unknown  # only in-flight batches failed
 
     _point_env(monkeypatch, fake)
-    code, out, err = cli("join-requests", "approve", "--all-groups", "--resume", "wa-groups-report.json", "--yes")
-    final = BulkReport.from_json((tmp_path / "wa-groups-report.json").read_text())
+    code, out, err = cli("join-requests", "approve", "--all-groups", "--resume", written.name, "--yes")
+    final = BulkReport.from_json(written.read_text())
     # Batches in flight at Ctrl-C may have been carried out: their ids, gone on the retry (#131213), count as done.
     assert [f for r in final.groups.values() for f in r.failed] == []
     assert code == 0, err

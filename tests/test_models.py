@@ -228,7 +228,7 @@ def test_join_approval_mode_str_is_the_wire_value() -> None:
 
 def test_join_requests_result_ok() -> None:
     assert JoinRequestsResult(succeeded=("a",)).ok
-    assert JoinRequestsResult().ok
+    assert not JoinRequestsResult().ok  # an answer naming no approved id proves nothing was done
     assert not JoinRequestsResult(failed=(FailedJoinRequest(join_request_id="b"),)).ok
     assert not JoinRequestsResult(errors=(ErrorDetail(code=1),)).ok
 

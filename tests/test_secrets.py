@@ -441,6 +441,117 @@ async def test_a_token_echoed_by_the_server_is_redacted(
     assert find_secret(error, CANARY, "error") == []
 
 
+def _json_escaped(text: str, pattern: int) -> str:
+    """Escape ``text`` as a JSON writer might: each character raw or ``\\uXXXX`` (upper or lower hex) by ``pattern``."""
+    out = []
+    for index, char in enumerate(text):
+        choice = (pattern >> (index % 8)) & 3
+        if choice == 0:
+            out.append(char)
+        elif choice == 1:
+            out.append(f"\\u{ord(char):04x}")
+        elif choice == 2:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(f"%{ord(char):02X}")
+    return "".join(out)
+
+
+def library_frame_leaks(error: BaseException, secret: str) -> list[str]:
+    """Return the library frames of ``error``'s traceback (and its chain) whose locals show ``secret``."""
+    leaks: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        tb = current.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            if "wa_groups" in frame.f_code.co_filename:
+                for name, value in frame.f_locals.items():
+                    try:
+                        text = repr(value)
+                    except Exception as exc:  # a repr that fails is a finding too
+                        text = f"<repr failed {exc!r}>"
+                    if secret in text:
+                        leaks.append(f"{frame.f_code.co_name}: {name}")
+            tb = tb.tb_next
+        current = current.__cause__ or current.__context__
+    return leaks
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        pytest.param(lambda: CANARY, id="raw"),
+        pytest.param(lambda: "".join(f"\\u{ord(c):04x}" for c in CANARY), id="all-escaped"),
+        pytest.param(lambda: _json_escaped(CANARY, 0b10_01_00_01), id="mixed-escapes"),
+        pytest.param(lambda: _json_escaped(CANARY, 0b11_11_11_11), id="url-encoded"),
+        pytest.param(lambda: _json_escaped(CANARY, 0b00_11_10_01), id="every-kind"),
+    ],
+)
+async def test_an_escaped_echo_of_the_token_is_redacted_everywhere(
+    sleeps: SleepRecorder, all_logs: pytest.LogCaptureFixture, spelling: Callable[[], str]
+) -> None:
+    echoed = spelling()
+
+    async def echo(request: web.Request) -> web.Response:
+        # The raw JSON text is written by hand, so the escapes reach the client as they are.
+        body = (
+            '{"error": {"message": "Malformed access token ' + echoed + '", "code": 100, '
+            '"error_data": {"details": "token=' + echoed + '"}, "fbtrace_id": "' + echoed + '"}}'
+        )
+        return web.Response(text=body, status=400, content_type="application/json")
+
+    ctx = Context(fake=FakeGraphAPI(), sleeps=sleeps)
+    async with serving(echo, []) as url, ctx.client(url) as client:
+        with pytest.raises(WAGroupsError) as info:
+            await client.get_group("G1")
+        result = await client.bulk_add_participants("G1", ["+16505550001"])
+    error = info.value
+    assert "redacted" in str(error)
+    assert find_secret(error, CANARY, "error") == []
+    assert find_secret(result.to_json(), CANARY, "report") == []
+    assert find_secret(result, CANARY, "result") == []
+    assert log_leaks(all_logs.records, CANARY) == []
+    assert library_frame_leaks(error, CANARY) == []
+
+
+@pytest.mark.parametrize("failure", ["server-error", "dropped", "refused", "redirect", "oversized"])
+async def test_no_frame_of_the_error_path_holds_the_token(sleeps: SleepRecorder, failure: str) -> None:
+    async def answer(request: web.Request) -> web.StreamResponse:
+        if failure == "server-error":
+            return web.Response(text="<html>oops</html>", status=503)
+        if failure == "redirect":
+            raise web.HTTPTemporaryRedirect(location=f"http://127.0.0.1:1/?token={CANARY}")
+        if failure == "oversized":
+            return web.Response(body=b"x" * (9 * 1024 * 1024), content_type="application/json")
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response()
+
+    ctx = Context(fake=FakeGraphAPI(), sleeps=sleeps)
+    async with serving(answer, []) as url:
+        base = f"http://127.0.0.1:{closed_port()}" if failure == "refused" else url
+        async with ctx.client(base) as client:
+            with pytest.raises(WAGroupsError) as info:
+                await client.get_group("G1")
+    assert library_frame_leaks(info.value, CANARY) == []
+    assert find_secret(info.value, CANARY, "error") == []
+
+
+def test_the_repr_of_a_client_whose_constructor_failed_never_raises() -> None:
+    half_built = GroupsClient.__new__(GroupsClient)
+    assert "not constructed" in repr(half_built)
+    with pytest.raises(ClientValidationError) as info:
+        GroupsClient(CANARY, base_url="ftp://example.com")
+    tb = info.value.__traceback__
+    while tb is not None:  # every frame of the failed constructor can be shown, self included
+        for value in tb.tb_frame.f_locals.values():
+            assert CANARY not in repr(value) or isinstance(value, str)
+        tb = tb.tb_next
+
+
 def test_credentials_in_a_bad_base_url_are_not_echoed() -> None:
     with pytest.raises(ClientValidationError) as info:
         GroupsClient("token", base_url=f"htps://user:{CANARY}@graph.facebook.com")

@@ -561,9 +561,12 @@ class GroupsClient(TransportClient):
             options: The job options of :class:`~wa_groups.bulk.JobOptions`: ``concurrency`` (requests in
                 flight at most, listings included; 8), ``batch_size`` (ids per request, at most 8),
                 ``on_progress`` (called with a :class:`~wa_groups.bulk.BulkProgress` after each batch),
-                ``resume`` (an earlier result: only its not-attempted items and retryable failures run again)
-                and ``result`` (a :class:`~wa_groups.bulk.BulkResult` filled in place, so a cancelled task's
-                partial result stays reachable).
+                ``resume`` (an earlier result: its not-attempted items and retryable failures run again, and items
+                of unknown outcome are settled by looking at the group first), ``result`` (a
+                :class:`~wa_groups.bulk.BulkResult` filled in place, so a cancelled task's partial result stays
+                reachable), ``stop`` (an ``asyncio.Event``: once set, nothing new is sent and the batches in
+                flight are waited for) and ``checkpoint`` (a path or callable kept up to date with a resumable
+                copy of the result while the job runs; ``checkpoint_interval`` seconds apart, 2 by default).
 
         Returns:
             The result, in which every distinct id is succeeded, failed or not attempted.

@@ -24,6 +24,7 @@ __all__ = [
     "ResponseError",
     "ServerError",
     "TransportError",
+    "UnconfirmedError",
     "WAGroupsError",
     "WebhookPayloadError",
     "WebhookVerificationError",
@@ -231,6 +232,20 @@ class DeviceNotReadyError(APIError):
 
     retryable = True
     not_processed = True
+
+
+class UnconfirmedError(WAGroupsError):
+    """A bulk item whose earlier attempt may have taken effect, and looking could not confirm that it did.
+
+    Raised into bulk reports only: e.g. a join request answered "does not exist" (131213) after an attempt whose
+    answer was lost, when the group no longer shows its requester either. It is never sent again automatically
+    (``retryable`` is False): check the item yourself.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        #: The Graph error code that could not be confirmed as this job's own effect (e.g. 131213), if any.
+        self.code = code
 
 
 class WebhookPayloadError(WebhookVerificationError, ValueError):

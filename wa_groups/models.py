@@ -208,8 +208,13 @@ class JoinRequestsResult:
 
     @property
     def ok(self) -> bool:
-        """Return True when every id succeeded and no error was reported."""
-        return not self.failed and not self.errors
+        """Return True when Graph named at least one id as done and reported no failure and no error.
+
+        The result does not know which ids were sent, so an answer that names none (``approved_join_requests``
+        empty or missing) is not taken as success: it proves nothing was done. Compare :attr:`succeeded` with
+        the ids you sent to know that every one of them was done.
+        """
+        return bool(self.succeeded) and not self.failed and not self.errors
 
 
 @attrs.frozen(kw_only=True)

@@ -6,6 +6,8 @@ and answer decoder, and sends :class:`~wa_groups._core.request.Request` values w
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypedDict, TypeVar
 
@@ -14,7 +16,7 @@ import aiohttp
 from ..errors import ClientValidationError
 from .request import Request
 from .retry import RetryPolicy
-from .transport import Decoder, Transport
+from .transport import DEFAULT_MAX_ANSWER_BYTES, Decoder, Transport
 
 __all__ = ["ConnectionOptions", "TransportClient"]
 
@@ -39,6 +41,22 @@ class ConnectionOptions(TypedDict, total=False):
     user_agent: str | None
     """The ``User-Agent`` header; ``wa-groups/<version>`` by default."""
 
+    max_answer_bytes: int
+    """The largest answer body read, counted after decompression (8 MiB by default); a larger one is a
+    :class:`~wa_groups.errors.ResponseError`."""
+
+
+def _safe_repr(method: Callable[[Any], str]) -> Callable[[Any], str]:
+    @functools.wraps(method)
+    def wrapper(self: Any) -> str:
+        try:
+            return method(self)
+        except AttributeError:
+            return f"<{type(self).__name__} (not constructed)>"
+
+    wrapper._never_raises = True  # type: ignore[attr-defined]
+    return wrapper
+
 
 class TransportClient:
     """The lifecycle every backend client shares over one :class:`~wa_groups._core.transport.Transport`.
@@ -48,6 +66,18 @@ class TransportClient:
     """
 
     _transport: Transport
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A constructor that raised leaves a half-built object that a traceback printer or debugger may still
+        # repr: a subclass's __repr__ must then describe it instead of raising AttributeError.
+        own = cls.__dict__.get("__repr__")
+        if own is not None and not getattr(own, "_never_raises", False):
+            cls.__repr__ = _safe_repr(own)  # type: ignore[method-assign]
+
+    def __repr__(self) -> str:
+        transport = getattr(self, "_transport", None)
+        return f"<{type(self).__name__}{' (not constructed)' if transport is None else ''}>"
 
     def _connect(
         self,
@@ -61,6 +91,7 @@ class TransportClient:
         retry: RetryPolicy | None = None,
         max_connections: int = 100,
         user_agent: str | None = None,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         """Check the token and retry policy, then create the transport that sends ``Bearer <token>``."""
         if not isinstance(token, str) or not token.strip() or any(c.isspace() for c in token):
@@ -78,6 +109,7 @@ class TransportClient:
             retry=retry,
             max_connections=max_connections,
             user_agent=user_agent,
+            max_answer_bytes=max_answer_bytes,
         )
 
     async def __aenter__(self: C) -> C:

@@ -12,6 +12,7 @@ import asyncio
 import ipaddress
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,12 +22,12 @@ import attrs
 import backoff
 
 from .._version import __version__
-from ..errors import APIError, ClientValidationError, RateLimitError, TransportError, WAGroupsError
+from ..errors import APIError, ClientValidationError, RateLimitError, ResponseError, TransportError, WAGroupsError
 from .gate import RequestGate, RequestWithheld, ambiguity_note, current_gate
 from .request import Request
 from .retry import RetryPolicy, is_ambiguous, retry_wait
 
-__all__ = ["Decoder", "Transport", "check_base_url"]
+__all__ = ["DEFAULT_MAX_ANSWER_BYTES", "Decoder", "Transport", "check_base_url"]
 
 logger = logging.getLogger("wa_groups")
 
@@ -34,6 +35,12 @@ logger = logging.getLogger("wa_groups")
 Decoder = Callable[[int, Mapping[str, str], bytes, str], Any]
 
 DEFAULT_USER_AGENT = f"wa-groups/{__version__}"
+
+#: The largest answer body read, after decompression (Graph's largest pages are a few hundred kilobytes).
+DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024
+#: Bodies announced at most this long, and not compressed, are read in one go (the common case stays cheap).
+_FAST_READ_BYTES = 256 * 1024
+_CHUNK_BYTES = 64 * 1024
 
 
 def check_base_url(base_url: object) -> str:
@@ -67,6 +74,66 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class _Secret:
+    """The authorization value, kept where no ``repr``, log or frame-locals capture shows it.
+
+    The header dict is built only as an argument of the call that sends a request, so no local variable of
+    any frame of the library holds the plain token.
+    """
+
+    __slots__ = ("__value", "_pattern", "_plain")
+
+    def __init__(self, authorization: str) -> None:
+        self.__value = authorization
+        token = authorization.partition(" ")[2] or authorization
+        self._pattern = _echo_pattern(token) if len(token) >= 4 else None
+        self._plain = token.encode()
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+    __str__ = __repr__
+
+    def headers(self, base: Mapping[str, str]) -> dict[str, str]:
+        """Return ``base`` plus the ``Authorization`` header, as a fresh dict for one request."""
+        return {**base, "Authorization": self.__value}
+
+    def scrub(self, raw: bytes) -> bytes:
+        """Return ``raw`` with every echo of the token replaced by ``[redacted]``.
+
+        Servers and proxies sometimes echo the token (Graph: "Malformed access token <token>"), raw, JSON-escaped
+        (backslash-u escapes in upper or lower hex, in any mix with plain characters) or URL-encoded (``%41``): every
+        spelling is removed before anything is decoded, so no error, log or report can carry it.
+        """
+        if self._pattern is None:
+            return raw
+        if self._plain in raw:
+            raw = raw.replace(self._plain, b"[redacted]")
+        # Escaped spellings need a backslash or a percent sign: most answers have neither and skip the pattern.
+        if b"\\" in raw or b"%" in raw:
+            raw = self._pattern.sub(b"[redacted]", raw)
+        return raw
+
+
+def _echo_pattern(token: str) -> re.Pattern[bytes]:
+    """Return a pattern matching ``token`` with each character raw, JSON-escaped or percent-encoded."""
+    parts: list[bytes] = []
+    for char in token:
+        encoded = char.encode()
+        options = [re.escape(encoded)]
+        if len(char) == 1 and ord(char) <= 0xFFFF:
+            options.append(rb"\\u" + _any_case(f"{ord(char):04x}"))
+        options.append(b"".join(b"%" + _any_case(f"{byte:02x}") for byte in encoded))
+        if char == "/":
+            options.append(rb"\\/")
+        parts.append(b"(?:" + b"|".join(options) + b")")
+    return re.compile(b"".join(parts))
+
+
+def _any_case(hex_digits: str) -> bytes:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in hex_digits).encode()
+
+
 @attrs.define
 class _Outcome:
     value: Any = None
@@ -88,6 +155,7 @@ class Transport:
         retry: RetryPolicy | None = None,
         max_connections: int = 100,
         user_agent: str | None = None,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise ClientValidationError(
@@ -105,7 +173,12 @@ class Transport:
             raise ClientValidationError(
                 f"user_agent must be a non-empty string, got {user_agent!r}", argument="user_agent"
             )
+        if isinstance(max_answer_bytes, bool) or not isinstance(max_answer_bytes, int) or max_answer_bytes < 1024:
+            raise ClientValidationError(
+                f"max_answer_bytes must be an int >= 1024, got {max_answer_bytes!r}", argument="max_answer_bytes"
+            )
         self._root = api_root
+        self.max_answer_bytes = max_answer_bytes
         self._decode = decode
         self._session = session
         self._owns_session = session is None
@@ -114,12 +187,9 @@ class Transport:
         self._timeout = aiohttp.ClientTimeout(total=float(timeout))
         self.retry = retry if retry is not None else RetryPolicy()
         self._max_connections = max_connections
-        # The authorization value lives only in this dict, which is never logged, printed or put in an error.
-        self._headers = {"Authorization": authorization, "User-Agent": user_agent or DEFAULT_USER_AGENT}
-        # Servers and proxies sometimes echo the token (Graph: "Malformed access token <token>"): answers are
-        # scrubbed of it before anything is decoded, so no error, log or report can carry it.
-        secret = authorization.partition(" ")[2] or authorization
-        self._secret = secret.encode() if len(secret) >= 4 else None
+        # The authorization value lives only in this object, whose repr hides it; answers are scrubbed of it.
+        self._auth = _Secret(authorization)
+        self._headers = {"User-Agent": user_agent or DEFAULT_USER_AGENT}
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self._send_with_retries = backoff.on_predicate(
             backoff.runtime,
@@ -253,7 +323,7 @@ class Transport:
         started = asyncio.get_running_loop().time()
         url = self._root + request.path
         data: Any = None
-        headers = self._headers
+        base_headers = self._headers
         if request.files or request.form is not None:
             form = aiohttp.FormData()
             for key, value in (request.form or {}).items():
@@ -263,43 +333,105 @@ class Transport:
             data = form
         elif request.json is not None:
             data = json.dumps(request.json, separators=(",", ":")).encode()
-            headers = self._json_headers
-        failure: TransportError | None = None
+            base_headers = self._json_headers
+        answer = await self._exchange(session, request, url, data, base_headers)
+        # The request log of -vv: method, path (never the query, the headers or a body), status, time, attempt.
+        logger.debug(
+            "%s %s -> %s in %.3fs (attempt %d)",
+            request.method,
+            request.path,
+            _logged_status(answer),
+            asyncio.get_running_loop().time() - started,
+            attempt,
+        )
+        if isinstance(answer, WAGroupsError):
+            # Raised here, outside any except block and after the exchange's frame is gone: aiohttp's
+            # exceptions can carry request headers (the token), and a refused redirect's headers may carry
+            # anything, so neither rides along as __context__ or in a frame of the traceback.
+            raise answer
+        status, response_headers, raw = answer
+        failure: WAGroupsError
+        try:
+            return self._decode(status, response_headers, raw, request.operation)
+        except WAGroupsError:
+            raise
+        except (RecursionError, MemoryError, ValueError, TypeError, LookupError, AttributeError, ArithmeticError):
+            failure = ResponseError(f"{request.operation}: the answer could not be decoded", http_status=status)
+        raise failure
+
+    async def _exchange(
+        self, session: aiohttp.ClientSession, request: Request, url: str, data: Any, base_headers: Mapping[str, str]
+    ) -> tuple[int, Mapping[str, str], bytes] | WAGroupsError:
+        """Send one request and read its answer (status, headers, scrubbed body), or return how it failed."""
         try:
             async with session.request(
                 request.method,
                 url,
                 params=request.params,
                 data=data,
-                headers=headers,
+                # Built in the call itself: no local variable of any frame ever holds the token.
+                headers=self._auth.headers(base_headers),
                 timeout=self._timeout,
                 raise_for_status=False,  # a caller's session may raise for status: the library reads every answer
+                allow_redirects=False,  # Graph never redirects; following one could send the token elsewhere
             ) as response:
-                raw = await response.read()
                 status = response.status
-                response_headers = response.headers
+                if 300 <= status < 400:
+                    # The Location is not quoted: a redirect target can carry anything, secrets included.
+                    return ResponseError(
+                        f"{request.operation}: HTTP {status} redirect refused: Graph does not redirect, so the "
+                        "answer was not followed",
+                        http_status=status,
+                    )
+                body = await _read_bounded(response, self.max_answer_bytes, self._auth.scrub)
+                if body is None:
+                    response.close()  # the rest of the body is never read: drop the connection
+                    return ResponseError(
+                        f"{request.operation}: the answer is larger than {self.max_answer_bytes} bytes; "
+                        "it was not read",
+                        http_status=status,
+                    )
+                return status, response.headers, body
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            failure = TransportError(_describe(exc), operation=request.operation, before_send=True)
+            return TransportError(_describe(exc), operation=request.operation, before_send=True)
         except asyncio.TimeoutError:
-            failure = TransportError(f"no answer within {self._timeout.total:g}s", operation=request.operation)
+            return TransportError(f"no answer within {self._timeout.total:g}s", operation=request.operation)
         except aiohttp.ClientError as exc:
-            failure = TransportError(_describe(exc), operation=request.operation)
-        # The request log of -vv: method, path (never the query, the headers or a body), status, time, attempt.
-        logger.debug(
-            "%s %s -> %s in %.3fs (attempt %d)",
-            request.method,
-            request.path,
-            "no answer" if failure is not None else status,
-            asyncio.get_running_loop().time() - started,
-            attempt,
-        )
-        if failure is not None:
-            # Raised outside the except block: aiohttp's exceptions can carry request headers (the token),
-            # so they must not ride along as __context__ or __cause__.
-            raise failure
-        if self._secret is not None and self._secret in raw:
-            raw = raw.replace(self._secret, b"[redacted]")
-        return self._decode(status, response_headers, raw, request.operation)
+            return TransportError(_describe(exc), operation=request.operation)
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, limit: int, scrub: Callable[[bytes], bytes]) -> bytes | None:
+    """Read the body, decompressed, up to ``limit`` bytes, and return it ``scrub``-bed; return ``None`` past it.
+
+    The body is scrubbed before it leaves this function, so no frame that an error's traceback can show holds
+    it unscrubbed.
+
+    aiohttp decompresses transparently, so the bytes counted are the decoded ones: a small compressed body that
+    would expand without end stops at the limit. A body announced short and not compressed is read in one go.
+    """
+    length = response.content_length
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if length is not None and encoding in ("", "identity"):
+        if length > limit:
+            return None
+        if length <= _FAST_READ_BYTES:
+            return scrub(await response.read())
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+    return scrub(b"".join(chunks))
+
+
+def _logged_status(answer: tuple[int, Mapping[str, str], bytes] | WAGroupsError) -> int | str:
+    """Return the status an exchange's log line shows: the HTTP status, or ``no answer``."""
+    if isinstance(answer, WAGroupsError):
+        status = getattr(answer, "http_status", None)
+        return status if isinstance(status, int) else "no answer"
+    return answer[0]
 
 
 def _describe(exc: BaseException) -> str:

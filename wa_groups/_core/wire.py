@@ -24,10 +24,13 @@ from ..errors import (
     ServerError,
 )
 
-__all__ = ["EXCERPT_CHARS", "load_json", "retry_after_header", "status_error_class"]
+__all__ = ["EXCERPT_CHARS", "MAX_DEPTH", "bounded_depth", "load_json", "retry_after_header", "status_error_class"]
 
 #: How much of a body that is not JSON an error quotes.
 EXCERPT_CHARS: Final = 200
+
+#: Nesting kept in an error's ``raw`` object; anything deeper is cut (no API error is nested that far).
+MAX_DEPTH: Final = 32
 
 #: Statuses whose meaning does not depend on the body: a proxy's HTML page saying so is classified all the same.
 _STATUS_MEANS_IT: Final = frozenset({401, 403, 404, 429})
@@ -70,6 +73,35 @@ def retry_after_header(headers: Mapping[str, str]) -> float | None:
     """Return the seconds a ``Retry-After`` header demands (seconds or an HTTP date), or ``None``."""
     value = headers.get("Retry-After")
     return _retry_after_value(value) if value is not None else None
+
+
+def bounded_depth(value: Mapping[str, Any], limit: int = MAX_DEPTH) -> dict[str, Any]:
+    """Return a copy of ``value`` whose containers nested deeper than ``limit`` are replaced by ``"..."``.
+
+    An error object is kept on the exception (``APIError.raw``); a hostile answer nested thousands deep would make
+    every ``repr`` or ``json.dumps`` of it raise ``RecursionError``. The copy is made without recursion.
+    """
+    top: dict[str, Any] = {}
+    stack: list[tuple[Any, Any, int]] = [(value, top, 1)]
+    budget = 10_000  # containers copied at most: an error object is small
+    while stack:
+        source, target, depth = stack.pop()
+        entries = source.items() if isinstance(source, Mapping) else enumerate(source)
+        for key, item in entries:
+            if isinstance(item, (Mapping, list)):
+                budget -= 1
+                if depth >= limit or budget <= 0:
+                    item_copy: Any = "..."
+                else:
+                    item_copy = {} if isinstance(item, Mapping) else [None] * len(item)
+                    stack.append((item, item_copy, depth + 1))
+            else:
+                item_copy = item
+            if isinstance(target, dict):
+                target[str(key)] = item_copy
+            else:
+                target[key] = item_copy
+    return top
 
 
 def load_json(

@@ -25,9 +25,16 @@ from ..models import (
     SentMessage,
 )
 from .convert import CONVERTER
+from .endpoints import GROUPS_PAGE_MAX, JOIN_REQUESTS_PAGE_MAX
 from .errors import api_error, error_class_for, error_detail, retry_after_seconds
 
 T = TypeVar("T")
+
+#: HTTP statuses that, with a Graph error envelope, mean the request was refused before being processed.
+_REFUSED_UNPROCESSED = frozenset({429, 503})
+
+#: The most items a Graph listing page holds.
+MAX_PAGE_ITEMS = max(GROUPS_PAGE_MAX, JOIN_REQUESTS_PAGE_MAX)
 
 
 def decode_response(status: int, headers: Mapping[str, str], raw: bytes, operation: str) -> Any:
@@ -40,7 +47,13 @@ def decode_response(status: int, headers: Mapping[str, str], raw: bytes, operati
     """
     decoded = load_json(status, headers, raw, operation, retry_after_seconds)
     if isinstance(decoded, Mapping) and isinstance(decoded.get("error"), Mapping):
-        raise api_error(decoded["error"], http_status=status, headers=headers, operation=operation)
+        error = api_error(decoded["error"], http_status=status, headers=headers, operation=operation)
+        if status in _REFUSED_UNPROCESSED:
+            # Graph itself answered "too many requests" or "unavailable" in its own envelope: it refused the
+            # request before doing anything, so even an operation never repeated blindly may be sent again.
+            # (A bare 503 page from a proxy proves nothing of the kind and stays ambiguous.)
+            error.not_processed = True
+        raise error
     if status >= 400:
         cls = error_class_for(None, status)
         raise cls(
@@ -89,6 +102,9 @@ def _decode_page(decoded: Any, operation: str, nested: str, cls: type[T]) -> Pag
     items_raw = data.get(nested, []) if isinstance(data, Mapping) else data
     if not isinstance(items_raw, list):
         raise ResponseError(f"{operation}: the listing is not a list")
+    if len(items_raw) > MAX_PAGE_ITEMS:
+        # Graph's pages hold at most 1024 items; a longer one is not Graph's answer (and would be held in memory).
+        raise ResponseError(f"{operation}: a page of {len(items_raw)} items, more than Graph's {MAX_PAGE_ITEMS}")
     before, after, has_next = _paging(top, operation)
     hook = CONVERTER.get_structure_hook(cls)  # looked up once per page, not per item
     try:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from .._core.coerce import as_int, as_text
-from .._core.wire import retry_after_header, status_error_class
+from .._core.wire import EXCERPT_CHARS, bounded_depth, retry_after_header, status_error_class
 from ..errors import (
     APIError,
     AuthenticationError,
@@ -109,8 +109,8 @@ def _error_data_details(error_data: Any) -> str | None:
     if isinstance(error_data, str):  # Graph sometimes sends error_data as a JSON string
         try:
             error_data = json.loads(error_data)
-        except ValueError:
-            return error_data or None
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
+            return error_data[:EXCERPT_CHARS] or None
     if isinstance(error_data, Mapping):
         return as_text(error_data.get("details"))
     return None
@@ -125,7 +125,7 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     if usage:
         try:
             decoded = json.loads(usage)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         minutes: float | None = None
         if isinstance(decoded, Mapping):
@@ -165,7 +165,7 @@ def api_error(
         is_transient=is_transient,
         retry_after=retry_after,
         operation=operation,
-        raw=error,
+        raw=bounded_depth(error),
     )
     if code == PARTIAL_SUCCESS:  # some of the request took effect: never assume it all failed
         error_object.mark_outcome_unknown()

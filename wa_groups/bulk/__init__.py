@@ -5,11 +5,15 @@ Every distinct input item ends in exactly one of :attr:`BulkResult.succeeded`, :
 server asks to slow down, the whole job pauses once for the demanded wait, and when it does not say how long,
 the job paces itself just above the rate the server accepts.
 
+Items are reported as the caller spelt them. A job can be stopped gently (``stop=``), keeps a resumable
+checkpoint while it runs (``checkpoint=``), and a resumed job settles items of unknown outcome by looking at the
+server before sending anything again.
+
 ``results`` holds what a job reports, ``gate`` its admission control, ``engine`` the backend-neutral batch
-runner, and ``graph`` the Graph jobs the client's ``bulk_*`` methods run.
+runner, ``checkpoint`` the checkpoint writer, and ``graph`` the Graph jobs the client's ``bulk_*`` methods run.
 """
 
-from .engine import JobOptions, ReportOptions
+from .engine import JobDefaults, JobOptions, ReportOptions, job_defaults
 from .results import BulkFailure, BulkProgress, BulkProgressCallback, BulkReport, BulkResult
 
 __all__ = [
@@ -18,6 +22,8 @@ __all__ = [
     "BulkProgressCallback",
     "BulkReport",
     "BulkResult",
+    "JobDefaults",
     "JobOptions",
     "ReportOptions",
+    "job_defaults",
 ]

@@ -77,10 +77,40 @@ class JobGate:
         self.rate: float | None = None
         #: Set when the job stops: requests not yet on the wire are not sent.
         self.stopped = False
+        self._halted = asyncio.Event()
         #: How many times the job paused for a wait the server demanded.
         self.pauses = 0
         #: How many throttled answers the job received.
         self.throttled = 0
+
+    def halt(self) -> None:
+        """Stop the job: requests not on the wire yet are withheld, and a pause in progress ends at once."""
+        self.stopped = True
+        self._halted.set()
+
+    async def _wait_open(self) -> None:
+        """Wait for a pause to end, or for the job to stop."""
+        opened = asyncio.ensure_future(self.open.wait())
+        halted = asyncio.ensure_future(self._halted.wait())
+        try:
+            await asyncio.wait((opened, halted), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            opened.cancel()
+            halted.cancel()
+            await asyncio.gather(opened, halted, return_exceptions=True)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds`` with the injectable sleep, ending early if the job stops."""
+        if self._halted.is_set():
+            return
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        halted = asyncio.ensure_future(self._halted.wait())
+        try:
+            await asyncio.wait((sleeper, halted), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            halted.cancel()
+            await asyncio.gather(sleeper, halted, return_exceptions=True)
 
     def slot(self) -> _Slot:
         """Return the context manager a request holds while on the wire."""
@@ -88,8 +118,10 @@ class JobGate:
 
     async def enter(self) -> None:
         """Wait for a pause to end, a free slot and the job's pace; raise :class:`JobStopped` once stopped."""
-        while not self.open.is_set():
-            await self.open.wait()
+        while not self.open.is_set() and not self.stopped:
+            await self._wait_open()
+        if self.stopped:
+            raise JobStopped("the job stopped before this batch was sent")
         await self.semaphore.acquire()
         if self.stopped:
             self.semaphore.release()
@@ -147,12 +179,12 @@ class JobGate:
         if not self.open.is_set() or self._sent_during.get() < self._pause_number:
             # Another request already paused the job, or a pause began after this one was sent: one pause
             # covers them all.
-            await self.open.wait()
+            await self._wait_open()
             return
         self._pause_number += 1
         self.open.clear()
         self.pauses += 1
         try:
-            await self._sleep(seconds)
+            await self._pause(seconds)
         finally:
             self.open.set()

@@ -98,6 +98,8 @@ def _error_from_dict(data: dict[str, Any]) -> WAGroupsError:
         )
     elif cls is TransportError:
         error = TransportError(message)
+    elif cls is errors_module.UnconfirmedError:
+        error = errors_module.UnconfirmedError(message, code=data.get("code"))
     else:
         error = WAGroupsError(message)
     error.retryable = bool(data.get("retryable", error.retryable))
@@ -165,13 +167,28 @@ class BulkResult(_JsonReport):
     exhausted: bool = False
     """True once the job's input was read to its end (for streamed inputs: every open request was tried)."""
 
+    running: bool = False
+    """True in a checkpoint written while the job was still running. The process may have been killed just
+    after: items it lists as not attempted may have been sent since, so a resumed job settles them by looking
+    before sending any."""
+
+    duplicates: dict[str, str] = attrs.field(factory=dict)
+    """Input items dropped as repeats of an earlier one: the later spelling -> the first spelling, which is the
+    one reported (e.g. ``{"16505550000": "+1 650 555 0000"}``). Items are always reported as the caller spelt
+    them first; matching repeats is done on the normalised form."""
+
+    requesters: dict[str, str] = attrs.field(factory=dict)
+    """Join request id -> the requester's WhatsApp id, where a listing showed it. A resumed job uses it to check
+    whether a request whose answer was lost was carried out (the requester is now a participant). Only the
+    entries of items still to settle are written to JSON."""
+
     details: dict[str, str] = attrs.field(factory=dict)
     """What a job learnt per succeeded item, when it learns something (a broadcast: group id -> ``wamid``)."""
 
     @property
     def ok(self) -> bool:
         """True when every item succeeded and the job ran to its end."""
-        return not self.failed and not self.not_attempted and self.stopped_by is None
+        return not self.failed and not self.not_attempted and self.stopped_by is None and not self.running
 
     @property
     def total(self) -> int:
@@ -200,12 +217,21 @@ class BulkResult(_JsonReport):
             "counts": self.counts,
             "ok": self.ok,
             "exhausted": self.exhausted,
+            "running": self.running,
             "succeeded": list(self.succeeded),
             "failed": [{"item": f.item, "group_id": f.group_id, "error": _error_to_dict(f.error)} for f in self.failed],
             "not_attempted": list(self.not_attempted),
             "stopped_by": None if self.stopped_by is None else _error_to_dict(self.stopped_by),
+            "duplicates": dict(self.duplicates),
+            "requesters": self._open_requesters(),
             **({"details": dict(self.details)} if self.details else {}),
         }
+
+    def _open_requesters(self) -> dict[str, str]:
+        if not self.requesters:
+            return {}
+        open_items = set(self.not_attempted) | {f.item for f in self.failed if f.retryable}
+        return {item: user for item, user in self.requesters.items() if item in open_items}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BulkResult:
@@ -222,6 +248,9 @@ class BulkResult(_JsonReport):
                 not_attempted=[str(i) for i in data.get("not_attempted", [])],
                 stopped_by=None if not data.get("stopped_by") else _error_from_dict(data["stopped_by"]),
                 exhausted=bool(data.get("exhausted", False)),
+                running=bool(data.get("running", False)),
+                duplicates={str(k): str(v) for k, v in (data.get("duplicates") or {}).items()},
+                requesters={str(k): str(v) for k, v in (data.get("requesters") or {}).items()},
                 details={str(k): str(v) for k, v in (data.get("details") or {}).items()},
             )
         except (KeyError, TypeError, AttributeError) as exc:

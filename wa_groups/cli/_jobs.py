@@ -1,4 +1,10 @@
-"""The bulk-job runner the commands share: progress display, Ctrl-C, the JSON report and ``--resume``."""
+"""The bulk-job runner the commands share: progress display, stopping, the JSON report and ``--resume``.
+
+The report is kept up to date while the job runs (a checkpoint, replaced atomically at most every
+``CHECKPOINT_SECONDS``), so even a process killed outright leaves a report that ``--resume`` completes. The first
+Ctrl-C, SIGTERM or SIGHUP stops the job gently: nothing new is sent and the requests in flight are waited for
+(at most ``DRAIN_SECONDS``), so their outcome is known; a second Ctrl-C stops at once.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,18 @@ import asyncio
 import collections
 import json
 import os
+import re
+import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 from ..bulk import BulkFailure, BulkProgress, BulkReport, BulkResult
-from ..errors import APIError, ResponseError, TransportError, WAGroupsError
+from ..bulk.engine import JobDefaults, job_defaults
+from ..errors import APIError, ClientValidationError, ResponseError, TransportError, WAGroupsError
 from ._args import DEFAULT_REPORT
-from ._config import logger, network_hint
+from ._config import network_hint
 from ._context import PROG, Context, ExitStatus, usage
 from ._output import GroupsDone, ProgressDisplay, format_duration, key_value_table
 
@@ -39,13 +49,76 @@ def job_name(operation: str) -> str:
     return operation.replace("_", " ")
 
 
+#: Seconds the requests in flight get to finish after a first Ctrl-C, SIGTERM or SIGHUP before the job is cancelled.
+DRAIN_SECONDS = 10.0
+#: Seconds between two checkpoints of the report while a job runs.
+CHECKPOINT_SECONDS = 1.0
+#: The signals that stop a job gently (those the platform has).
+STOP_SIGNALS = tuple(
+    sig for sig in (getattr(signal, name, None) for name in ("SIGINT", "SIGTERM", "SIGHUP")) if sig is not None
+)
+
 #: Run a participants bulk job: (items, resume, result, progress) -> awaitable.
 ParticipantsJob = Callable[[list[str], BulkResult | None, BulkResult, ProgressDisplay], Awaitable[object]]
 
 
 def report_path(args: argparse.Namespace) -> str:
-    """Return where the job's report goes: ``--report``, else the ``--resume`` file, else the default."""
+    """Return where the job's report goes: ``--report``, else the ``--resume`` file, else the default.
+
+    The default is replaced by :func:`run_bulk` with a name of the job's own (see :func:`default_report_name`).
+    """
     return str(args.report or args.resume or DEFAULT_REPORT)
+
+
+def default_report_name(action: str, group_id: str | None, now: datetime | None = None) -> str:
+    """Return a report name of the job's own: action, group (or ``all-groups``) and UTC time.
+
+    E.g. ``wa-groups-approve-join-requests-all-groups-20261130T140501Z.json``: two jobs never share a file by
+    default, so one job's report is never overwritten by another's.
+    """
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    where = "all-groups" if group_id is None else re.sub(r"[^A-Za-z0-9._-]+", "_", group_id)[:80]
+    return f"wa-groups-{action.replace('_', '-')}-{where}-{stamp}.json"
+
+
+def _unfinished(report: BulkResult | BulkReport) -> bool:
+    if isinstance(report, BulkReport):
+        return not report.groups_exhausted or any(_unfinished(r) for r in report.groups.values())
+    return report.running or not report.exhausted or bool(report.retry_items())
+
+
+def check_overwrite(ctx: Context, path: str, action: str, group_id: str | None) -> None:
+    """Refuse to overwrite the report of a different job that is not finished, unless ``--force`` is given.
+
+    Raises:
+        CommandError: ``path`` holds such a report.
+
+    """
+    args = ctx.args
+    resuming = getattr(args, "resume", None)
+    if getattr(args, "force", False) or (resuming and os.path.abspath(resuming) == os.path.abspath(path)):
+        return
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return  # nothing there, or not a report: nothing of a job to lose
+    if not isinstance(data, dict) or "action" not in data:
+        return
+    try:
+        earlier: BulkResult | BulkReport = (
+            BulkReport.from_dict(data) if "groups" in data else BulkResult.from_dict(data)
+        )
+    except ClientValidationError:
+        return
+    earlier_group = None if isinstance(earlier, BulkReport) else earlier.group_id
+    if not _unfinished(earlier) or (earlier.action == action and earlier_group == group_id):
+        return
+    where = "every group" if earlier_group is None else f"group {earlier_group}"
+    raise usage(
+        f"{path} holds the report of another unfinished job ({earlier.action} on {where}): continue it with "
+        f"--resume {path}, or name another --report (--force overwrites it)"
+    )
 
 
 def _read_json_object(path: str) -> dict[str, Any]:
@@ -185,6 +258,57 @@ def summary_pairs(job: dict[str, Any], succeeded_label: str = "succeeded") -> li
     return pairs
 
 
+class _Stopper:
+    """What the stop signals do while a job runs: the first drains the job, a second one cancels it."""
+
+    def __init__(self, ctx: Context, task: asyncio.Task[None], stop: asyncio.Event) -> None:
+        self.ctx = ctx
+        self.task = task
+        self.stop = stop
+        self.loop = asyncio.get_running_loop()
+        self.signals = 0
+        self.installed: list[int] = []
+        self._deadline: asyncio.TimerHandle | None = None
+
+    @property
+    def requested(self) -> bool:
+        """True once a stop signal arrived."""
+        return self.signals > 0
+
+    def install(self) -> None:
+        """Take over the stop signals (where the platform lets an event loop handle them)."""
+        for sig in STOP_SIGNALS:
+            try:
+                self.loop.add_signal_handler(sig, self.on_signal, sig)
+            except (ValueError, RuntimeError, NotImplementedError):
+                continue  # not the main thread, or no signal support: Ctrl-C cancels as before
+            self.installed.append(sig)
+
+    def remove(self, main: asyncio.Task[Any] | None) -> None:
+        """Give the signals back; Ctrl-C cancels the command's own task again, as the command runner set it."""
+        if self._deadline is not None:
+            self._deadline.cancel()
+        for sig in self.installed:
+            self.loop.remove_signal_handler(sig)
+        if main is not None and signal.SIGINT in self.installed:
+            self.loop.add_signal_handler(signal.SIGINT, main.cancel)
+
+    def on_signal(self, sig: int) -> None:
+        """Drain on the first signal, with a deadline; cancel at once on the next one."""
+        self.signals += 1
+        if self.signals > 1:
+            self.ctx.note(f"{PROG}: stopping now; requests in flight are recorded as of unknown outcome")
+            self.task.cancel()
+            return
+        self.stop.set()
+        name = signal.Signals(sig).name
+        self.ctx.note(
+            f"{PROG}: {name}: stopping: no new request is sent, waiting up to {DRAIN_SECONDS:g}s for those in "
+            "flight (Ctrl-C again stops at once)"
+        )
+        self._deadline = self.loop.call_later(DRAIN_SECONDS, self.task.cancel)
+
+
 class _Silent(ProgressDisplay):
     """A progress display that shows nothing (``--quiet``)."""
 
@@ -217,28 +341,49 @@ async def run_bulk(
     on_interrupt: Callable[[], None] | None = None,
     groups: GroupsDone | None = None,
 ) -> int:
-    """Run a bulk job with a progress display; write its report at the end and on Ctrl-C.
+    """Run a bulk job with a progress display, keeping its report up to date, and stop it gently on a signal.
 
-    ``label`` is the job's operation (``approve_join_requests``); the display shows its human label.
+    ``label`` is the job's operation (``approve_join_requests``); the display shows its human label. Without
+    ``--report`` or ``--resume`` the report gets a name of the job's own, printed at the start. The report is
+    checkpointed while the job runs and written whole at the end; a stop signal drains the job and writes it
+    too, and the command then ends as interrupted.
     """
+    args = ctx.args
+    group_id = None if getattr(args, "all_groups", False) else getattr(args, "group_id", None)
+    if not (getattr(args, "report", None) or getattr(args, "resume", None)):
+        path = default_report_name(label, group_id)
+    check_overwrite(ctx, path, label, group_id)
+    ctx.info(
+        f"{PROG}: {job_name(label)}: the report is kept in {path} (continue an interrupted job with --resume {path})"
+    )
     progress = progress_display(ctx, label, total, groups)
-    logger.info("%s: the report goes to %s", job_name(label), path)
+    stop = asyncio.Event()
+
+    async def running() -> None:
+        await job(progress)
+
+    token = job_defaults.set(JobDefaults(stop=stop, checkpoint=path, checkpoint_interval=CHECKPOINT_SECONDS))
+    try:
+        task = asyncio.get_running_loop().create_task(running())  # the task's context carries the defaults
+    finally:
+        job_defaults.reset(token)
+    stopper = _Stopper(ctx, task, stop)
+    stopper.install()
     started = time.monotonic()
     try:
-        await job(progress)
+        await task
     except asyncio.CancelledError:
-        progress.finish(interrupted=True)
-        if settle is not None:
-            settle()
-        if on_interrupt is not None:
-            on_interrupt()
-        if save_report(ctx, path, target):
-            ctx.note(f"{PROG}: interrupted: partial report written to {path}; continue with --resume {path}")
-            ctx.interrupt_noted = True
+        _interrupted(ctx, progress, target, path, settle, on_interrupt)
         raise
     except BaseException:
         progress.finish()
         raise
+    finally:
+        stopper.remove(asyncio.current_task())
+    if stopper.requested:
+        # Drained: every request that left was answered, the rest is not attempted; the command was interrupted.
+        _interrupted(ctx, progress, target, path, settle, on_interrupt)
+        raise asyncio.CancelledError
     progress.finish()
     if settle is not None:
         settle()
@@ -258,6 +403,24 @@ async def run_bulk(
     elif not target.ok and not ctx.json:
         ctx.info(f"{PROG}: some items were not done; see {path}" if saved else f"{PROG}: some items were not done")
     return ExitStatus.OK if target.ok and saved else ExitStatus.FAILED
+
+
+def _interrupted(
+    ctx: Context,
+    progress: ProgressDisplay,
+    target: BulkResult | BulkReport,
+    path: str,
+    settle: Callable[[], None] | None,
+    on_interrupt: Callable[[], None] | None,
+) -> None:
+    progress.finish(interrupted=True)
+    if settle is not None:
+        settle()
+    if on_interrupt is not None:
+        on_interrupt()
+    if save_report(ctx, path, target):
+        ctx.note(f"{PROG}: interrupted: partial report written to {path}; continue with --resume {path}")
+        ctx.interrupt_noted = True
 
 
 async def participants_bulk(ctx: Context, operation: str, normalised: list[str], run: ParticipantsJob) -> int:
