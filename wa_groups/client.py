@@ -6,12 +6,9 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
 from . import messages as message_builders
 from ._core.files import read_upload
 from ._core.request import FilePart
-from ._core.retry import RetryPolicy
 from ._core.shell import ConnectionOptions, TransportClient
 from ._core.transport import check_base_url
 from ._graph import checks, decode, endpoints, messages
@@ -60,11 +57,10 @@ class GroupsClient(TransportClient):
         phone_number_id: The default business phone number id for calls that need one.
         api_version: The Graph API version, e.g. ``"v23.0"``.
         base_url: Graph's root URL; https unless the host is loopback (as for the fake server).
-        session: An ``aiohttp.ClientSession`` to use; it is never closed by the client.
-        timeout: Seconds allowed for each HTTP exchange.
-        retry: The retry policy (see :class:`RetryPolicy`).
-        max_connections: Connection limit of the client's own connector.
-        user_agent: The ``User-Agent`` header; ``wa-groups/<version>`` by default.
+        connection: The connection options every client takes: ``session`` (an ``aiohttp.ClientSession``
+            to use, never closed by the client), ``timeout`` (seconds for each HTTP exchange, 30),
+            ``retry`` (a :class:`RetryPolicy`), ``max_connections`` (100), ``user_agent``
+            (``wa-groups/<version>``) and ``max_answer_bytes`` (the largest answer read, 8 MiB).
 
     """
 
@@ -75,11 +71,7 @@ class GroupsClient(TransportClient):
         phone_number_id: str | None = None,
         api_version: str = DEFAULT_API_VERSION,
         base_url: str = DEFAULT_BASE_URL,
-        session: aiohttp.ClientSession | None = None,
-        timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        max_connections: int = 100,
-        user_agent: str | None = None,
+        **connection: Unpack[ConnectionOptions],
     ) -> None:
         if phone_number_id is not None:
             checks.check_id(phone_number_id, "phone_number_id")
@@ -90,9 +82,6 @@ class GroupsClient(TransportClient):
         self._base_url = check_base_url(base_url)
         self._phone_number_id = phone_number_id
         self._api_version = api_version
-        connection = ConnectionOptions(
-            session=session, timeout=timeout, retry=retry, max_connections=max_connections, user_agent=user_agent
-        )
         api_root = f"{self._base_url}/{api_version}"
         self._connect(
             api_root=api_root,

@@ -9,14 +9,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import aiohttp
 
 from ..errors import ClientValidationError
 from .request import Request
 from .retry import RetryPolicy
-from .transport import DEFAULT_MAX_ANSWER_BYTES, Decoder, Transport
+from .transport import Decoder, Transport
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["ConnectionOptions", "TransportClient"]
 
@@ -86,31 +89,21 @@ class TransportClient:
         token: object,
         token_argument: str,
         decode: Decoder,
-        session: aiohttp.ClientSession | None = None,
-        timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        max_connections: int = 100,
-        user_agent: str | None = None,
-        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        **connection: Unpack[ConnectionOptions],
     ) -> None:
-        """Check the token and retry policy, then create the transport that sends ``Bearer <token>``."""
+        """Check the token and retry policy, then create the transport that sends ``Bearer <token>``.
+
+        The connection options go to :class:`~wa_groups._core.transport.Transport` as they are: their
+        defaults and checks live there, once.
+        """
         if not isinstance(token, str) or not token.strip() or any(c.isspace() for c in token):
             raise ClientValidationError(
                 f"{token_argument} must be a non-empty string without whitespace", argument=token_argument
             )
+        retry = connection.get("retry")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ClientValidationError(f"retry must be a RetryPolicy, got {type(retry).__name__}", argument="retry")
-        self._transport = Transport(
-            api_root=api_root,
-            authorization=f"Bearer {token}",
-            decode=decode,
-            session=session,
-            timeout=timeout,
-            retry=retry,
-            max_connections=max_connections,
-            user_agent=user_agent,
-            max_answer_bytes=max_answer_bytes,
-        )
+        self._transport = Transport(api_root=api_root, authorization=f"Bearer {token}", decode=decode, **connection)
 
     async def __aenter__(self: C) -> C:
         return self
