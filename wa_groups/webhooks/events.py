@@ -211,11 +211,11 @@ class ParticipantsRemoved(WebhookEvent):
 
 
 @attrs.frozen(kw_only=True)
-class JoinRequestCreated(WebhookEvent):
-    """A user asked to join a group that requires approval (type ``group_join_request_created``)."""
+class _JoinRequestEvent(WebhookEvent):
+    """What both join-request events carry: the request and the user, under every id Meta may send."""
 
     join_request_id: str | None = None
-    """The join request's id, to approve or reject it."""
+    """The join request's id (to approve or reject it while it is open)."""
 
     wa_id: str | None = None
     """The WhatsApp id (phone number) of the user, when Meta shares it."""
@@ -241,33 +241,13 @@ class JoinRequestCreated(WebhookEvent):
 
 
 @attrs.frozen(kw_only=True)
-class JoinRequestRevoked(WebhookEvent):
+class JoinRequestCreated(_JoinRequestEvent):
+    """A user asked to join a group that requires approval (type ``group_join_request_created``)."""
+
+
+@attrs.frozen(kw_only=True)
+class JoinRequestRevoked(_JoinRequestEvent):
     """A user cancelled a request to join a group (type ``group_join_request_revoked``)."""
-
-    join_request_id: str | None = None
-    """The join request's id."""
-
-    wa_id: str | None = None
-    """The WhatsApp id (phone number) of the user, when Meta shares it."""
-
-    user_id: str | None = None
-    """The user's business-scoped user id (BSUID), when Meta sends one."""
-
-    parent_user_id: str | None = None
-    """The user's parent BSUID, when Meta sends one."""
-
-    username: str | None = None
-    """The user's WhatsApp username, when Meta sends one."""
-
-    reason: str | None = None
-    """The reason Meta gives, when it gives one."""
-
-    @property
-    def user(self) -> UserRef:
-        """Return the user as a :class:`~wa_groups.UserRef`."""
-        return UserRef(
-            wa_id=self.wa_id, user_id=self.user_id, parent_user_id=self.parent_user_id, username=self.username
-        )
 
 
 @attrs.frozen(kw_only=True)
