@@ -11,9 +11,7 @@ import shutil
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
-from typing import Any, TextIO
-
-import attrs
+from typing import TextIO
 
 from ..bulk import BulkProgress
 from ..models import GroupOperation
@@ -24,7 +22,6 @@ __all__ = [
     "format_count",
     "format_duration",
     "format_table",
-    "jsonable",
     "key_value_table",
     "plural",
     "print_operation",
@@ -113,25 +110,6 @@ def key_value_table(pairs: Iterable[tuple[str, object]]) -> str:
     items = [(label, _cell(value) if not isinstance(value, str) else value) for label, value in pairs]
     width = max((len(label) for label, _ in items), default=0)
     return "\n".join(f"{label.ljust(width)}  {value}".rstrip() for label, value in items)
-
-
-def jsonable(value: Any) -> Any:
-    """Return ``value`` (attrs models, enums, datetimes, containers) as plain JSON-ready data."""
-    if attrs.has(type(value)):
-        return {
-            field.name: jsonable(getattr(value, field.name))
-            for field in attrs.fields(type(value))
-            if field.repr is not False and field.name != "tracker"
-        }
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [jsonable(item) for item in value]
-    return value
 
 
 #: How far a cross-group job is: (groups done, groups in all or ``None`` while still unknown).

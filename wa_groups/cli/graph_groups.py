@@ -6,13 +6,14 @@ import argparse
 import json
 import shlex
 
+from .._core.plain import plain_data
 from .._graph.endpoints import ENDPOINTS, GROUPS_PAGE_MAX
 from ..models import JoinApprovalMode
 from ._args import CommandAdder, groups_page_size, positive_int
 from ._config import graph_client
 from ._confirm import confirm, dry_run, safety_options, would_send
 from ._context import Context, ExitStatus, usage
-from ._output import format_table, jsonable, key_value_table, plural, print_operation
+from ._output import format_table, key_value_table, plural, print_operation
 
 #: Groups ``groups list`` shows when neither ``--limit`` nor ``--all`` is given: one page.
 DEFAULT_LIST_LIMIT = 100
@@ -101,7 +102,7 @@ async def list_groups(ctx: Context) -> int:
                     # Streamed as it arrives; nothing is written before the first page came back, so a refused
                     # call leaves stdout empty.
                     head = '{\n  "groups": [' if count == 0 else ","
-                    ctx.stdout.write(head + "\n    " + json.dumps(jsonable(group), ensure_ascii=False))
+                    ctx.stdout.write(head + "\n    " + json.dumps(plain_data(group), ensure_ascii=False))
                 else:
                     rows.append((group.id, group.subject, group.created_at))
                 count += 1
@@ -129,7 +130,7 @@ async def show_group(ctx: Context) -> int:
     async with graph_client(ctx) as client:
         info = await client.get_group(args.group_id, fields=fields)
     if ctx.json:
-        ctx.out_json(jsonable(info))
+        ctx.out_json(plain_data(info))
         return ExitStatus.OK
     pairs: list[tuple[str, object]] = [("id", info.id)]
     for label, value in (

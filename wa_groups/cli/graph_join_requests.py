@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Awaitable
 from typing import Literal
 
+from .._core.plain import plain_data
 from .._graph.endpoints import GROUPS_PAGE_MAX, JOIN_REQUESTS_PAGE_MAX, PARTICIPANTS_PER_CALL
 from ..bulk import BulkReport, BulkResult
 from ..bulk.graph import run_all_join_requests, run_join_requests
@@ -23,7 +24,7 @@ from ._jobs import (
     run_bulk,
     settle_report,
 )
-from ._output import ProgressDisplay, format_count, format_table, jsonable
+from ._output import ProgressDisplay, format_count, format_table
 
 #: Requests at the same time of an ``--all-groups`` job unless ``--concurrency`` says otherwise.
 ALL_GROUPS_CONCURRENCY = 16
@@ -67,7 +68,7 @@ async def list_join_requests(ctx: Context) -> int:
     async with graph_client(ctx) as client:
         requests = client.iter_join_requests(args.group_id, page_size=page_size, max_items=args.limit)
         if ctx.json:
-            items = [jsonable(request) async for request in requests]
+            items = [plain_data(request) async for request in requests]
             ctx.out_json(items)
             return ExitStatus.OK
         rows = [(r.join_request_id, r.wa_id, r.creation_timestamp) async for r in requests]

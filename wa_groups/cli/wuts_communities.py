@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from .._core.plain import plain_data
 from ..wuts import ParticipantAction
 from ..wuts._protocol import check_participants
 from ._args import CommandAdder, users, users_arguments
 from ._config import wuts_client
 from ._context import Context, ExitStatus
-from ._output import jsonable
 from ._wuts import USERS_HELP, print_outcomes
 
 
@@ -41,7 +41,7 @@ async def create_community(ctx: Context) -> int:
     async with wuts_client(ctx) as client:
         community = await client.create_community(args.name, users(ctx))
     if ctx.json:
-        ctx.out_json({"jid": community.jid, "name": community.name, "community": jsonable(dict(community.raw))})
+        ctx.out_json({"jid": community.jid, "name": community.name, "community": plain_data(dict(community.raw))})
     else:
         ctx.out(f"Created community {community.jid or '(WUTS did not say its JID)'} ({community.name or args.name}).")
     return ExitStatus.OK

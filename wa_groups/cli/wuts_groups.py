@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from .._core.plain import plain_data
 from ..wuts import Group, GroupParticipant
 from ..wuts._protocol import ENDPOINTS, check_group_jid
 from ._args import CommandAdder, positive_int, users, users_arguments
 from ._config import wuts_client
 from ._confirm import confirm, dry_run, safety_options, would_send
 from ._context import Context, ExitStatus, usage
-from ._output import format_table, jsonable, key_value_table, plural
+from ._output import format_table, key_value_table, plural
 from ._wuts import USERS_HELP
 
 
@@ -76,7 +77,7 @@ def _phone(participant: GroupParticipant) -> str | None:
 
 def _print_group(ctx: Context, group: Group) -> None:
     if ctx.json:
-        ctx.out_json(jsonable(group))
+        ctx.out_json(plain_data(group))
         return
     pairs: list[tuple[str, object]] = [
         (label, value)
@@ -106,7 +107,7 @@ async def list_groups(ctx: Context) -> int:
         groups = [group async for group in client.iter_groups()]
     groups = groups[: ctx.args.limit] if ctx.args.limit else groups
     if ctx.json:
-        ctx.out_json(jsonable(groups))
+        ctx.out_json(plain_data(groups))
     elif not groups:
         ctx.out("No groups.")
     else:

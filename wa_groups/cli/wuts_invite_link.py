@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from .._core.plain import plain_data
 from ..wuts._protocol import ENDPOINTS, check_group_jid
 from ._args import INVITE_LINK_ACTIONS, CommandAdder, group_actions
 from ._config import wuts_client
 from ._confirm import confirm, dry_run, safety_options, would_send
 from ._context import Context, ExitStatus
-from ._output import jsonable
 
 
 def add_commands(parser: argparse.ArgumentParser, command: CommandAdder) -> None:
@@ -35,7 +35,7 @@ async def invite_link(ctx: Context) -> int:
         send = client.reset_invite_link if args.action == "reset" else client.get_invite_link
         link = await send(args.group_id)
     if ctx.json:
-        ctx.out_json(jsonable(link))
+        ctx.out_json(plain_data(link))
     else:
         ctx.out(str(link))
     return ExitStatus.OK

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from .._core.plain import plain_data
 from ..models import ErrorDetail, UserRef
 
 __all__ = [
@@ -417,18 +418,6 @@ class UnknownEvent(WebhookEvent):
     """The notification's ``type``, when it has one."""
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if attrs.has(type(value)):
-        return {a.name: _jsonable(getattr(value, a.name)) for a in attrs.fields(type(value)) if a.name != "raw"}
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def event_as_dict(event: WebhookEvent, *, include_raw: bool = False) -> dict[str, Any]:
     """Return ``event`` as a JSON-ready dict: ``{"event": <class name>, <field>: <value>, ...}``.
 
@@ -440,7 +429,7 @@ def event_as_dict(event: WebhookEvent, *, include_raw: bool = False) -> dict[str
 
     """
     data: dict[str, Any] = {"event": type(event).__name__}
-    data.update(_jsonable(event))
+    data.update(plain_data(event))
     if include_raw or isinstance(event, UnknownEvent):
-        data["raw"] = _jsonable(event.raw)
+        data["raw"] = plain_data(event.raw)
     return data
