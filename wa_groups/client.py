@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import messages as message_builders
 from ._core.files import read_upload
@@ -93,23 +93,13 @@ class GroupsClient(TransportClient):
         self._tracker: OperationTracker | None = None
         self._deliveries: DeliveryTracker | None = None
 
-    @classmethod
-    def from_env(cls, **overrides: Any) -> GroupsClient:
-        """Build a client from ``WA_ACCESS_TOKEN``, ``WA_PHONE_NUMBER_ID``, ``WA_API_VERSION`` and ``WA_BASE_URL``.
-
-        Keyword arguments override the environment and pass through to the constructor.
-        """
-        token = overrides.pop("access_token", None) or os.environ.get("WA_ACCESS_TOKEN")
-        if not token:
-            raise ClientValidationError("WA_ACCESS_TOKEN is not set", argument="access_token")
-        for key, variable in (
-            ("phone_number_id", "WA_PHONE_NUMBER_ID"),
-            ("api_version", "WA_API_VERSION"),
-            ("base_url", "WA_BASE_URL"),
-        ):
-            if key not in overrides and os.environ.get(variable):
-                overrides[key] = os.environ[variable]
-        return cls(token, **overrides)
+    #: The variables :meth:`from_env` (and the ``wa-groups`` command) read, by constructor keyword.
+    ENVIRONMENT: ClassVar[Mapping[str, str]] = {
+        "access_token": "WA_ACCESS_TOKEN",
+        "phone_number_id": "WA_PHONE_NUMBER_ID",
+        "base_url": "WA_BASE_URL",
+        "api_version": "WA_API_VERSION",
+    }
 
     def __repr__(self) -> str:
         return (

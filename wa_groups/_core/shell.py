@@ -7,9 +7,10 @@ and answer decoder, and sends :class:`~wa_groups._core.request.Request` values w
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar
 
 import aiohttp
 
@@ -19,7 +20,7 @@ from .retry import RetryPolicy
 from .transport import Decoder, Transport
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
+    from typing_extensions import Self, Unpack
 
 __all__ = ["ConnectionOptions", "TransportClient"]
 
@@ -69,6 +70,31 @@ class TransportClient:
     """
 
     _transport: Transport
+
+    #: The environment variables :meth:`from_env` reads, by constructor keyword (``access_token`` first). Each
+    #: backend client sets its own; the command line reads the same table.
+    ENVIRONMENT: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Self:
+        """Build a client from the environment variables of :attr:`ENVIRONMENT`; keyword arguments override them.
+
+        Raises:
+            ClientValidationError: No token is given and its variable is unset or blank.
+
+        """
+        kwargs: dict[str, Any] = {}
+        for keyword, variable in cls.ENVIRONMENT.items():
+            value = os.environ.get(variable, "").strip()
+            if value:
+                kwargs[keyword] = value
+        kwargs.update(overrides)
+        token = kwargs.pop("access_token", None)
+        if not token:
+            variable = cls.ENVIRONMENT.get("access_token", "the access token variable")
+            raise ClientValidationError(f"{variable} is not set", argument="access_token")
+        build: Callable[..., Self] = cls  # each backend's constructor takes the token first
+        return build(token, **kwargs)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

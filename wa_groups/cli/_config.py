@@ -1,6 +1,7 @@
 """Connection settings: one table per backend, and the clients built from it.
 
-Each backend's table lists its options and ``WA_*`` / ``WUTS_*`` variables. The global options, the
+Each backend's table lists its options; the ``WA_*`` / ``WUTS_*`` variable names come from the clients'
+``ENVIRONMENT`` tables, which ``from_env`` reads too. The global options, the
 "environment" part of the help and the client's keyword arguments are all read from :data:`BACKENDS`, so a
 setting is spelled out once.
 """
@@ -11,8 +12,9 @@ import logging
 import os
 from typing import Any, NamedTuple
 
-from ..client import DEFAULT_API_VERSION, GroupsClient
+from ..client import DEFAULT_API_VERSION, DEFAULT_BASE_URL, GroupsClient
 from ..wuts import WutsClient
+from ..wuts._protocol import DEFAULT_BASE_URL as WUTS_BASE_URL
 from ._context import Context, usage
 
 
@@ -49,21 +51,23 @@ class Backend(NamedTuple):
     """The other settings, in the order the help lists them."""
 
 
+_GRAPH_VARIABLES = GroupsClient.ENVIRONMENT
+_WUTS_VARIABLES = WutsClient.ENVIRONMENT
 GRAPH = Backend(
-    token_variable="WA_ACCESS_TOKEN",
+    token_variable=_GRAPH_VARIABLES["access_token"],
     token_name="access token",
     token_help="access token",
     settings=(
-        Setting("phone_number_id", "WA_PHONE_NUMBER_ID", "ID", "business phone number id"),
-        Setting("base_url", "WA_BASE_URL", "URL", "Graph root URL", "https://graph.facebook.com"),
-        Setting("api_version", "WA_API_VERSION", "VERSION", "Graph API version", DEFAULT_API_VERSION),
+        Setting("phone_number_id", _GRAPH_VARIABLES["phone_number_id"], "ID", "business phone number id"),
+        Setting("base_url", _GRAPH_VARIABLES["base_url"], "URL", "Graph root URL", DEFAULT_BASE_URL),
+        Setting("api_version", _GRAPH_VARIABLES["api_version"], "VERSION", "Graph API version", DEFAULT_API_VERSION),
     ),
 )
 WUTS = Backend(
-    token_variable="WUTS_TOKEN",
+    token_variable=_WUTS_VARIABLES["access_token"],
     token_name="WUTS token",
     token_help="WUTS user token",
-    settings=(Setting("base_url", "WUTS_BASE_URL", "URL", "WUTS root URL", "https://api.wuts.com.br"),),
+    settings=(Setting("base_url", _WUTS_VARIABLES["base_url"], "URL", "WUTS root URL", WUTS_BASE_URL),),
 )
 #: The backends by their ``--backend`` name; the first one is the default.
 BACKENDS = {"graph": GRAPH, "wuts": WUTS}

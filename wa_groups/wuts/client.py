@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, ClassVar
 
 from .._core.files import read_upload
 from .._core.shell import ConnectionOptions, TransportClient
@@ -74,16 +74,8 @@ class WutsClient(TransportClient):
             **connection,
         )
 
-    @classmethod
-    def from_env(cls, **overrides: Any) -> WutsClient:
-        """Build a client from ``WUTS_TOKEN`` and ``WUTS_BASE_URL``; keyword arguments override them."""
-        token = overrides.pop("access_token", None) or os.environ.get("WUTS_TOKEN", "").strip()
-        if not token:
-            raise ClientValidationError("WUTS_TOKEN is not set", argument="access_token")
-        base_url = os.environ.get("WUTS_BASE_URL", "").strip()
-        if "base_url" not in overrides and base_url:
-            overrides["base_url"] = base_url
-        return cls(token, **overrides)
+    #: The variables :meth:`from_env` (and ``wa-groups --backend wuts``) read, by constructor keyword.
+    ENVIRONMENT: ClassVar[Mapping[str, str]] = {"access_token": "WUTS_TOKEN", "base_url": "WUTS_BASE_URL"}
 
     def __repr__(self) -> str:
         return f"WutsClient(base_url={self._base_url!r})"
