@@ -115,14 +115,14 @@ def test_phone_spellings_agree(country: str, rest: str, plus: bool, separators: 
 
 
 def test_check_participants_merges_nothing_silently() -> None:
-    assert proto.check_participants(["+55 11 98888-7777", "x1@lid"]) == ["5511988887777@s.whatsapp.net", "x1@lid"]
+    assert proto.check_users(["+55 11 98888-7777", "x1@lid"]) == ["5511988887777@s.whatsapp.net", "x1@lid"]
     with pytest.raises(ClientValidationError, match="same participant"):
-        proto.check_participants(["+55 11 99999-9999", JID])
+        proto.check_users(["+55 11 99999-9999", JID])
     with pytest.raises(ClientValidationError, match="at least one"):
-        proto.check_participants([])
-    assert proto.check_participants([], allow_empty=True) == []
+        proto.check_users([])
+    assert proto.check_users([], allow_empty=True) == []
     with pytest.raises(ClientValidationError, match="list"):
-        proto.check_participants("5511999999999")
+        proto.check_users("5511999999999")
 
 
 def test_group_jids() -> None:

@@ -6,7 +6,7 @@ import argparse
 
 from .._core.plain import plain_data
 from ..wuts import ParticipantAction
-from ..wuts._protocol import check_participants
+from ..wuts._protocol import check_users
 from ._args import CommandAdder, users, users_arguments
 from ._config import wuts_client
 from ._context import Context, ExitStatus
@@ -51,7 +51,7 @@ async def community_members(ctx: Context) -> int:
     """Run ``communities add|remove``: members of a community."""
     args = ctx.args
     action = ParticipantAction(args.action)
-    sent = check_participants(users(ctx), "users")
+    sent = check_users(users(ctx), "users")
     async with wuts_client(ctx) as client:
         if action is ParticipantAction.ADD:
             answer = await client.add_community_participants(args.group_id, sent)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 
 from ..bulk import BulkResult
 from ..wuts import ParticipantAction, normalise_participant
-from ..wuts._protocol import PARTICIPANT_OPERATIONS, check_participants
+from ..wuts._protocol import PARTICIPANT_OPERATIONS, check_users
 from ._args import (
     DEFAULT_CONCURRENCY,
     PARTICIPANT_ACTIONS,
@@ -58,7 +58,7 @@ async def participants(ctx: Context) -> int:
                 ParticipantAction.PROMOTE: client.promote_participants,
                 ParticipantAction.DEMOTE: client.demote_participants,
             }[action]
-            sent = check_participants(given, "users")
+            sent = check_users(given, "users")
             return print_outcomes(ctx, operation, action, sent, await single(args.group_id, sent))
         bulk = {
             ParticipantAction.ADD: client.bulk_add_participants,

@@ -128,7 +128,7 @@ _INVITE_CODE = re.compile(r"^[0-9A-Za-z]{10,64}$")
 _INVITE_PREFIX: Final = "https://chat.whatsapp.com/"
 
 
-def check_participants(values: object, argument: str = "participants", *, allow_empty: bool = False) -> list[str]:
+def check_users(values: object, argument: str = "users", *, allow_empty: bool = False) -> list[str]:
     """Return distinct normalised participants (at least one unless ``allow_empty``), or raise."""
     if isinstance(values, str) or not isinstance(values, Iterable):
         raise ClientValidationError(

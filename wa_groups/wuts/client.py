@@ -130,7 +130,7 @@ class WutsClient(TransportClient):
             "community": None if community is None else proto.check_flag(community, "community"),
             "parent_jid": None if parent_jid is None else proto.check_group_jid(parent_jid, "parent_jid"),
         }
-        body = proto.create_body(proto.check_name(name), proto.check_participants(users), options)
+        body = proto.create_body(proto.check_name(name), proto.check_users(users), options)
         return decode.decode_group(await self._send(proto.build("create_group", json=body)), "create_group")
 
     async def get_group(self, group_id: str) -> Group:
@@ -202,7 +202,7 @@ class WutsClient(TransportClient):
 
     async def _participants(self, action: ParticipantAction, group_id: str, users: Iterable[str]) -> ParticipantsResult:
         operation = proto.PARTICIPANT_OPERATIONS[action]
-        body = proto.participants_body(proto.check_participants(users), action)
+        body = proto.participants_body(proto.check_users(users), action)
         request = proto.build(operation, json=body, jid=proto.check_group_jid(group_id))
         return decode.decode_participants(await self._send(request), action, operation)
 
@@ -282,7 +282,7 @@ class WutsClient(TransportClient):
         """
         body = {
             "name": proto.check_name(name),
-            "participants": proto.check_participants(users, allow_empty=True),
+            "participants": proto.check_users(users, allow_empty=True),
         }
         return decode.decode_community(await self._send(proto.build("create_community", json=body)))
 
@@ -299,7 +299,7 @@ class WutsClient(TransportClient):
     ) -> ParticipantsResult:
         operation = f"{action.value}_community_participants"
         body = proto.participants_body(
-            proto.check_participants(users), action if proto.COMMUNITY_SENDS_ACTION else None
+            proto.check_users(users), action if proto.COMMUNITY_SENDS_ACTION else None
         )
         request = proto.build(operation, json=body, jid=proto.check_group_jid(community_jid, "community_jid"))
         return decode.decode_participants(await self._send(request), action, operation)
