@@ -95,14 +95,30 @@ def test_broadcast_all_groups_writes_a_report_and_resumes(graph: ThreadedFake[Fa
     for gid in ids:
         graph.fake.groups[gid].participants = [MEMBER]
     graph.call(graph.fake.add_fault, Fault(path="/messages$", status=400, code=131009, times=2))
-    code, out, err = cli("messages", "broadcast", "--all-groups", "--text", "Sale", "--report", "r.json", "--json")
+    code, out, err = cli(
+        "messages", "broadcast", "--all-groups", "--text", "Sale", "--report", "r.json", "--json", "--yes"
+    )
     assert code != 0, err
     summary = json.loads(out)
     assert summary["counts"]["succeeded"] == 10 and summary["counts"]["failed"] == 2
     report = BulkResult.from_json(Path("r.json").read_text())
     assert len(report.details) == 10 and report.action == "broadcast"
-    code, _, err = cli("messages", "broadcast", *ids[:2], "--text", "Sale", "--resume", "r.json")
+    code, _, err = cli("messages", "broadcast", *ids[:2], "--text", "Sale", "--resume", "r.json", "--yes")
     assert code != 0  # the two refusals are not retryable: they stay failed, nothing is sent twice
     assert max(graph.fake.group_sends.values()) == 1
     code, _, err = cli("messages", "broadcast", "--text", "Sale")
     assert code != 0 and "--all-groups" in err
+
+
+def test_broadcast_asks_first_and_a_dry_run_sends_nothing(graph: ThreadedFake[FakeGraphAPI], cli: Run) -> None:
+    ids: list[str] = graph.call(graph.fake.add_groups, 3, "D")
+    for gid in ids:
+        graph.fake.groups[gid].participants = [MEMBER]
+    code, _, err = cli("messages", "broadcast", "--all-groups", "--text", "Sale")
+    assert code == 2 and "--yes" in err  # not on a terminal: refused without --yes
+    code, out, err = cli("messages", "broadcast", "--all-groups", "--text", "Sale", "--dry-run", "--json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert sorted(plan["groups"]) == sorted(ids) and plan["requests"] == 3
+    assert plan["message"] == {"type": "text", "text": {"body": "Sale"}}
+    assert not any(graph.fake.group_sends.values())

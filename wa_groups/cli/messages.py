@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
+from .._graph.endpoints import GROUPS_PAGE_MAX
 from .._graph.messages import PIN_DAYS_MAX, PIN_DAYS_MIN
 from ..bulk import BulkResult
 from ..bulk.broadcast import ACTION as BROADCAST
 from ..messages import MEDIA_TYPES, media_message, template_message, text_message
 from ._args import CommandAdder, bulk_options, int_in
 from ._config import graph_client
-from ._context import Context, ExitStatus, usage
+from ._confirm import confirm, dry_run, safety_options
+from ._context import PROG, Context, ExitStatus, usage
 from ._jobs import load_result, record_unaccounted_items, report_path, run_bulk
-from ._output import key_value_table
+from ._output import key_value_table, plural
 
 #: Requests in flight at most during a broadcast, unless ``--concurrency`` says otherwise.
 BROADCAST_CONCURRENCY = 16
@@ -82,6 +85,7 @@ def add_commands(parser: argparse.ArgumentParser, command: CommandAdder) -> None
     )
     _content_options(sub)
     bulk_options(sub, concurrency_help=f"requests in flight at most ({BROADCAST_CONCURRENCY})")
+    safety_options(sub, dry_run_help="print the groups and the message, with the number of requests; send nothing")
     sub.set_defaults(handler=broadcast)
 
 
@@ -145,6 +149,10 @@ async def broadcast(ctx: Context) -> int:
         raise usage("--resend-unknown only makes sense with --resume FILE")
     message = message_of(args)
     given = None if args.all_groups else list(dict.fromkeys(args.group_ids))
+    if dry_run(ctx):
+        return await _dry_run(ctx, message, given)
+    where = "every active group" if given is None else plural(len(given), "group")
+    confirm(ctx, f"Post this {message['type']} message to {where}?", command="messages broadcast")
     resume = load_result(args.resume, BROADCAST, given or ()) if args.resume else None
     result = BulkResult()
     total = None if given is None else len(given)
@@ -173,3 +181,21 @@ async def broadcast(ctx: Context) -> int:
             job=job,
             settle=lambda: record_unaccounted_items(result, given or ()),
         )
+
+
+async def _dry_run(ctx: Context, message: dict[str, Any], given: list[str] | None) -> int:
+    """Print the groups a broadcast would post to and the message, one request a group; send nothing."""
+    if given is None:
+        async with graph_client(ctx, needs_phone=True) as client:
+            given = [group.id async for group in client.iter_groups(page_size=GROUPS_PAGE_MAX)]
+    if ctx.json:
+        ctx.out_json(
+            {"dry_run": True, "action": BROADCAST, "message": message, "groups": given, "requests": len(given)}
+        )
+        return ExitStatus.OK
+    ctx.out(f"message: {json.dumps(message, ensure_ascii=False)}")
+    for group_id in given:
+        ctx.out(f"  {group_id}")
+    ctx.out(f"would send {plural(len(given), 'request')}, one to each of {plural(len(given), 'group')}")
+    ctx.info(f"{PROG}: dry run: nothing was sent")
+    return ExitStatus.OK
