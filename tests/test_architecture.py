@@ -15,7 +15,16 @@ PURE = sorted(
         *PACKAGE.glob("_graph/*.py"),
         *(
             PACKAGE / "_core" / name
-            for name in ("request.py", "coerce.py", "wire.py", "convert.py", "plain.py", "retry.py", "gate.py")
+            for name in (
+                "request.py",
+                "coerce.py",
+                "wire.py",
+                "convert.py",
+                "plain.py",
+                "secret.py",
+                "retry.py",
+                "gate.py",
+            )
         ),
         *(PACKAGE / "wuts" / name for name in ("_protocol.py", "_decode.py", "ids.py", "errors.py", "models.py")),
         PACKAGE / "messages.py",

@@ -12,7 +12,6 @@ import asyncio
 import ipaddress
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +25,7 @@ from ..errors import APIError, ClientValidationError, RateLimitError, ResponseEr
 from .gate import RequestGate, RequestWithheld, ambiguity_note, current_gate
 from .request import Request
 from .retry import RetryPolicy, is_ambiguous, retry_wait
+from .secret import Secret
 
 __all__ = ["DEFAULT_MAX_ANSWER_BYTES", "Decoder", "Transport", "check_base_url"]
 
@@ -72,66 +72,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-class _Secret:
-    """The authorization value, kept where no ``repr``, log or frame-locals capture shows it.
-
-    The header dict is built only as an argument of the call that sends a request, so no local variable of
-    any frame of the library holds the plain token.
-    """
-
-    __slots__ = ("__value", "_pattern", "_plain")
-
-    def __init__(self, authorization: str) -> None:
-        self.__value = authorization
-        token = authorization.partition(" ")[2] or authorization
-        self._pattern = _echo_pattern(token) if len(token) >= 4 else None
-        self._plain = token.encode()
-
-    def __repr__(self) -> str:
-        return "<redacted>"
-
-    __str__ = __repr__
-
-    def headers(self, base: Mapping[str, str]) -> dict[str, str]:
-        """Return ``base`` plus the ``Authorization`` header, as a fresh dict for one request."""
-        return {**base, "Authorization": self.__value}
-
-    def scrub(self, raw: bytes) -> bytes:
-        """Return ``raw`` with every echo of the token replaced by ``[redacted]``.
-
-        Servers and proxies sometimes echo the token (Graph: "Malformed access token <token>"), raw, JSON-escaped
-        (backslash-u escapes in upper or lower hex, in any mix with plain characters) or URL-encoded (``%41``): every
-        spelling is removed before anything is decoded, so no error, log or report can carry it.
-        """
-        if self._pattern is None:
-            return raw
-        if self._plain in raw:
-            raw = raw.replace(self._plain, b"[redacted]")
-        # Escaped spellings need a backslash or a percent sign: most answers have neither and skip the pattern.
-        if b"\\" in raw or b"%" in raw:
-            raw = self._pattern.sub(b"[redacted]", raw)
-        return raw
-
-
-def _echo_pattern(token: str) -> re.Pattern[bytes]:
-    """Return a pattern matching ``token`` with each character raw, JSON-escaped or percent-encoded."""
-    parts: list[bytes] = []
-    for char in token:
-        encoded = char.encode()
-        options = [re.escape(encoded)]
-        if len(char) == 1 and ord(char) <= 0xFFFF:
-            options.append(rb"\\u" + _any_case(f"{ord(char):04x}"))
-        options.append(b"".join(b"%" + _any_case(f"{byte:02x}") for byte in encoded))
-        if char == "/":
-            options.append(rb"\\/")
-        parts.append(b"(?:" + b"|".join(options) + b")")
-    return re.compile(b"".join(parts))
-
-
-def _any_case(hex_digits: str) -> bytes:
-    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in hex_digits).encode()
 
 
 @attrs.define
@@ -188,7 +128,7 @@ class Transport:
         self.retry = retry if retry is not None else RetryPolicy()
         self._max_connections = max_connections
         # The authorization value lives only in this object, whose repr hides it; answers are scrubbed of it.
-        self._auth = _Secret(authorization)
+        self._auth = Secret(authorization)
         self._headers = {"User-Agent": user_agent or DEFAULT_USER_AGENT}
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self._send_with_retries = backoff.on_predicate(

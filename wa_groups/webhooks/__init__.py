@@ -41,16 +41,8 @@ from .inbox import (
     RedisInbox,
     SqliteInbox,
 )
-from .receiver import (
-    DEFAULT_MAX_BODY_BYTES,
-    RECEIVER_KEY,
-    EventHandler,
-    EventListener,
-    ReceiverLimits,
-    RedactedAccessLogger,
-    WebhookReceiver,
-    create_webhook_app,
-)
+from .limits import DEFAULT_MAX_BODY_BYTES, ReceiverLimits, RedactedAccessLogger
+from .receiver import RECEIVER_KEY, EventHandler, EventListener, WebhookReceiver, create_webhook_app
 from .tracking import OPERATION_KINDS, OperationTracker, TrackedOperation, operation_kind, outcome_error
 
 __all__ = [

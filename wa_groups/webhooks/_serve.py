@@ -21,7 +21,8 @@ from aiohttp import web
 
 from .events import WebhookEvent, event_as_dict
 from .inbox import Inbox
-from .receiver import ReceiverLimits, RedactedAccessLogger, WebhookReceiver
+from .limits import ReceiverLimits, RedactedAccessLogger
+from .receiver import WebhookReceiver
 
 __all__ = ["ReceiverServer", "serve"]
 

@@ -298,9 +298,7 @@ class WutsClient(TransportClient):
         self, action: ParticipantAction, community_jid: str, users: Iterable[str]
     ) -> ParticipantsResult:
         operation = f"{action.value}_community_participants"
-        body = proto.participants_body(
-            proto.check_users(users), action if proto.COMMUNITY_SENDS_ACTION else None
-        )
+        body = proto.participants_body(proto.check_users(users), action if proto.COMMUNITY_SENDS_ACTION else None)
         request = proto.build(operation, json=body, jid=proto.check_group_jid(community_jid, "community_jid"))
         return decode.decode_participants(await self._send(request), action, operation)
 
