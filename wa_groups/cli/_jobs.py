@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..bulk import BulkFailure, BulkProgress, BulkReport, BulkResult
-from ..bulk.engine import JobDefaults, job_defaults
+from ..bulk.options import JobDefaults, job_defaults
 from ..errors import APIError, ClientValidationError, ResponseError, TransportError, WAGroupsError
 from ._args import DEFAULT_REPORT
 from ._config import network_hint

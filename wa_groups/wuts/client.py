@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from .._core.files import read_upload
 from .._core.shell import ConnectionOptions, TransportClient
 from .._core.transport import check_base_url
-from ..bulk.engine import JobOptions, run_items
+from ..bulk.items import run_items
+from ..bulk.options import JobOptions
 from ..errors import ClientValidationError, WAGroupsError
 from . import _decode as decode
 from . import _protocol as proto
