@@ -10,7 +10,7 @@ checkpoint while it runs (``checkpoint=``), and a resumed job settles items of u
 server before sending anything again.
 
 ``results`` holds what a job reports, ``options`` what a job is told, ``state`` what it holds per group,
-``gate`` its admission control, ``engine`` the backend-neutral batch runner (:class:`~.engine.Job`),
+``gate`` its admission control, ``engine`` the backend-neutral batch runner (``Job``),
 ``checkpoint`` the checkpoint writer, ``resume`` the resuming of an earlier result, ``items`` the one-group job
 any backend runs; ``graph`` holds the Graph jobs the client's ``bulk_*`` methods run (on ``graph_calls``,
 ``graph_batches``, ``graph_settle`` and ``graph_stream``), and ``broadcast`` the broadcast of a message.
