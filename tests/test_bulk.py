@@ -413,7 +413,7 @@ async def test_an_invalid_token_stops_a_job_over_all_groups(fake: FakeGraphAPI) 
 async def test_a_failing_progress_callback_or_batch_caller_loses_nothing(
     fake: FakeGraphAPI, client: GroupsClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from wa_groups.bulk.engine import run_items
+    from wa_groups.bulk.items import run_items
 
     gid = fake.add_group("Callbacks", join_approval_mode="approval_required")
     fake.max_participants = 100

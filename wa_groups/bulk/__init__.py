@@ -9,11 +9,14 @@ Items are reported as the caller spelt them. A job can be stopped gently (``stop
 checkpoint while it runs (``checkpoint=``), and a resumed job settles items of unknown outcome by looking at the
 server before sending anything again.
 
-``results`` holds what a job reports, ``gate`` its admission control, ``engine`` the backend-neutral batch
-runner, ``checkpoint`` the checkpoint writer, and ``graph`` the Graph jobs the client's ``bulk_*`` methods run.
+``results`` holds what a job reports, ``options`` what a job is told, ``state`` what it holds per group,
+``gate`` its admission control, ``engine`` the backend-neutral batch runner (``Job``),
+``checkpoint`` the checkpoint writer, ``resume`` the resuming of an earlier result, ``items`` the one-group job
+any backend runs; ``graph`` holds the Graph jobs the client's ``bulk_*`` methods run (on ``graph_calls``,
+``graph_batches``, ``graph_settle`` and ``graph_stream``), and ``broadcast`` the broadcast of a message.
 """
 
-from .engine import JobDefaults, JobOptions, ReportOptions, job_defaults
+from .options import JobDefaults, JobOptions, ReportOptions, job_defaults
 from .results import BulkFailure, BulkProgress, BulkProgressCallback, BulkReport, BulkResult
 
 __all__ = [

@@ -15,9 +15,12 @@ from .._core.retry import RetryPolicy
 from .._graph.checks import check_id
 from .._graph.messages import check_group_message
 from ..errors import AuthenticationError, ClientValidationError, WAGroupsError
-from .engine import Job, check_concurrency, group_work, unique
+from .engine import Job
 from .gate import JobStopped
-from .results import BulkFailure, BulkProgressCallback, BulkResult
+from .items import group_work
+from .options import check_concurrency
+from .results import BulkFailure, BulkProgressCallback, BulkResult, accounted_items
+from .state import GroupRun, unique
 
 if TYPE_CHECKING:
     from ..models import GroupSummary, SentMessage
@@ -106,7 +109,7 @@ async def run_broadcast(
         target.details.update(details)
         target.exhausted = False
         if explicit is not None:  # groups named now that the earlier run never saw
-            known = set(resume.succeeded) | {f.item for f in resume.failed} | set(resume.not_attempted)
+            known = accounted_items(resume)
             again += [gid for gid in explicit if gid not in known]
         todo: list[str] | None = again
         stream = explicit is None and not resume.exhausted
@@ -122,12 +125,14 @@ async def run_broadcast(
 
     job = Job(send, client.retry_policy.sleep, concurrency=concurrency, batch_size=1, on_progress=on_progress)
     job.total = None if stream else len(todo or ())
-    seen = set(target.succeeded) | {f.item for f in target.failed}
+    # Groups with an outcome already are taken: a listing that names them again does not send twice.
+    run = job.add_run(GroupRun(result=target, seen=set(target.succeeded) | {f.item for f in target.failed}))
 
-    async def groups(job: Job, result: BulkResult, seen: set[str]) -> None:
+    async def groups(job: Job, run: GroupRun) -> None:
+        result = run.result
         try:
             listing = client.iter_groups(page_size=STREAM_PAGE_SIZE, phone_number_id=phone_number_id)
-            await job.feed(result, (group.id async for group in listing), seen)
+            await job.feed(run, (group.id async for group in listing))
         except JobStopped:
             return
         except WAGroupsError as error:
@@ -137,7 +142,7 @@ async def run_broadcast(
             return
         result.exhausted = job.stop is None
 
-    await job.guarded(group_work(job, target, todo, groups if stream else None, seen))
+    await job.guarded(group_work(job, run, todo, groups if stream else None))
     if job.stop is not None:
         target.stopped_by = target.stopped_by or job.stop
     return target

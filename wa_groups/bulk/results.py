@@ -8,7 +8,7 @@ from a file.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -209,6 +209,26 @@ class BulkResult(_JsonReport):
         """Return the items a resumed job runs again: not attempted ones and retryable failures."""
         return self.not_attempted + [failure.item for failure in self.failed if failure.retryable]
 
+    def account_for(self, items: Iterable[str] = ()) -> list[str]:
+        """Keep every item in one outcome only, and record as not attempted each of ``items`` that has none.
+
+        This is the one accounting rule of a job that ends early (stopped, cancelled or killed) and of the
+        reports built from one: an item listed as not attempted that also succeeded or failed keeps that
+        outcome, repeats in :attr:`not_attempted` are listed once, and an item the result does not mention
+        was not attempted (so a resumed job does it).
+
+        Returns:
+            The items newly recorded as not attempted, in their order.
+
+        """
+        done = set(self.succeeded) | {failure.item for failure in self.failed}
+        if self.not_attempted:
+            self.not_attempted[:] = [item for item in dict.fromkeys(self.not_attempted) if item not in done]
+        accounted = done | set(self.not_attempted)
+        added = [item for item in dict.fromkeys(items) if item not in accounted]
+        self.not_attempted.extend(added)
+        return added
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict of the result."""
         return {
@@ -309,6 +329,11 @@ class BulkReport(_JsonReport):
         """True when every group's job succeeded whole and every group was reached."""
         return self.groups_exhausted and self.stopped_by is None and all(r.ok for r in self.groups.values())
 
+    def account_for(self) -> None:
+        """Keep each item of every group in one outcome only (see :meth:`BulkResult.account_for`)."""
+        for result in self.groups.values():
+            result.account_for()
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict of the report."""
         return {
@@ -335,5 +360,5 @@ class BulkReport(_JsonReport):
 
 
 def accounted_items(result: BulkResult) -> set[str]:
-    """Return the items ``result`` already places in one of its three outcomes."""
+    """Return the items ``result`` already places in one of its three outcomes (see :meth:`BulkResult.account_for`)."""
     return set(result.succeeded) | {f.item for f in result.failed} | set(result.not_attempted)

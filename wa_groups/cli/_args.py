@@ -115,14 +115,20 @@ def seconds(text: str) -> float:
 
 
 def bulk_options(parser: argparse.ArgumentParser, *, concurrency_help: str) -> None:
-    """Add ``--concurrency``, ``--report`` and ``--resume``."""
+    """Add ``--concurrency``, ``--report``, ``--resume`` and ``--force``."""
     parser.add_argument("--concurrency", type=positive_int, metavar="N", help=concurrency_help)
     parser.add_argument(
         "--report",
         metavar="FILE",
-        help=f"write the JSON report here, also on Ctrl-C (default: the --resume FILE, else {DEFAULT_REPORT})",
+        help="keep the JSON report here, up to date while the job runs and on Ctrl-C (default: the --resume "
+        "FILE, else a new file named after the job, e.g. wa-groups-add-participants-GROUP-20261130T140501Z.json)",
     )
     parser.add_argument("--resume", metavar="FILE", help="continue the job recorded in this report")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="let --report FILE replace the report of another job that is not finished",
+    )
 
 
 def group_actions(

@@ -21,11 +21,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..bulk import BulkFailure, BulkProgress, BulkReport, BulkResult
-from ..bulk.engine import JobDefaults, job_defaults
+from ..bulk.checkpoint import write_atomically
+from ..bulk.options import JobDefaults, job_defaults
 from ..errors import APIError, ClientValidationError, ResponseError, TransportError, WAGroupsError
 from ._args import DEFAULT_REPORT
 from ._config import network_hint
-from ._context import PROG, Context, ExitStatus, usage
+from ._context import PROG, CommandError, Context, ExitStatus, usage
 from ._output import GroupsDone, ProgressDisplay, format_duration, key_value_table
 
 #: What each job does, as its progress display says it (the report keeps the library's operation name).
@@ -99,18 +100,14 @@ def check_overwrite(ctx: Context, path: str, action: str, group_id: str | None) 
     if getattr(args, "force", False) or (resuming and os.path.abspath(resuming) == os.path.abspath(path)):
         return
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return  # nothing there, or not a report: nothing of a job to lose
-    if not isinstance(data, dict) or "action" not in data:
-        return
-    try:
+        data = _read_json_object(path)
+        if "action" not in data:
+            return
         earlier: BulkResult | BulkReport = (
             BulkReport.from_dict(data) if "groups" in data else BulkResult.from_dict(data)
         )
-    except ClientValidationError:
-        return
+    except (CommandError, ClientValidationError):
+        return  # nothing there, or not a report: nothing of a job to lose
     earlier_group = None if isinstance(earlier, BulkReport) else earlier.group_id
     if not _unfinished(earlier) or (earlier.action == action and earlier_group == group_id):
         return
@@ -142,7 +139,7 @@ def load_result(path: str, action: str, items: Iterable[str]) -> BulkResult:
     result = BulkResult.from_dict(data)
     if result.action and result.action != action:
         raise usage(f"{path} is the report of another job ({job_name(result.action)}), not of {job_name(action)}")
-    record_unaccounted_items(result, items)
+    result.account_for(items)
     return result
 
 
@@ -157,26 +154,14 @@ def load_report(path: str, action: str) -> BulkReport:
     return report
 
 
-# The bulk module's job cancellation accounts for items the same way; at merge time this becomes a function of
-# wa_groups.bulk that both use.
 def record_unaccounted_items(result: BulkResult, items: Iterable[str]) -> None:
-    """Record as not attempted every item the result does not account for (so a resumed job does it).
-
-    Also keep each item in one place only: an item recorded twice (as may happen when a job is cancelled while
-    a batch waits to be sent) is listed once, and never as not attempted when it has an outcome.
-    """
-    done = set(result.succeeded) | {failure.item for failure in result.failed}
-    result.not_attempted[:] = [item for item in dict.fromkeys(result.not_attempted) if item not in done]
-    accounted = done | set(result.not_attempted)
-    for item in dict.fromkeys(items):
-        if item not in accounted:
-            result.not_attempted.append(item)
+    """Record as not attempted every item the result does not account for (:meth:`BulkResult.account_for`)."""
+    result.account_for(items)
 
 
 def settle_report(report: BulkReport) -> None:
     """Keep each item of every group of an ``--all-groups`` report in one place only."""
-    for result in report.groups.values():
-        record_unaccounted_items(result, ())
+    report.account_for()
 
 
 def merge_unreached(report: BulkReport, previous: BulkReport | None) -> None:
@@ -188,7 +173,7 @@ def merge_unreached(report: BulkReport, previous: BulkReport | None) -> None:
         if current is None:
             report.groups[group_id] = earlier
         else:
-            record_unaccounted_items(current, earlier.retry_items())
+            current.account_for(earlier.retry_items())
 
 
 def _failures(target: BulkResult | BulkReport) -> Iterator[BulkFailure]:
@@ -207,12 +192,8 @@ def _failure_label(error: WAGroupsError) -> str:
 
 def save_report(ctx: Context, path: str, target: BulkResult | BulkReport) -> bool:
     """Write the report through a temporary file; say so on stderr and return False when that fails."""
-    temporary = f"{path}.tmp"
     try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(target.to_json())
-            handle.write("\n")
-        os.replace(temporary, path)
+        write_atomically(path, target.to_json() + "\n")
     except OSError as error:
         ctx.error(f"cannot write the report {path}: {error.strerror or error}")
         return False

@@ -9,13 +9,16 @@ from typing import TYPE_CHECKING, ClassVar
 from .._core.files import read_upload
 from .._core.shell import ConnectionOptions, TransportClient
 from .._core.transport import check_base_url
-from ..bulk.engine import JobOptions, run_items
+from ..bulk.items import run_items
+from ..bulk.options import DEFAULT_CHECKPOINT_INTERVAL, JobOptions
+from ..bulk.state import Settle, Settled
 from ..errors import ClientValidationError, WAGroupsError
 from . import _decode as decode
 from . import _protocol as proto
 from .models import (
     Community,
     Group,
+    GroupParticipant,
     InviteLink,
     JoinResult,
     MemberAddMode,
@@ -328,10 +331,12 @@ class WutsClient(TransportClient):
         """Add many participants in batches of at most 8; every participant ends in exactly one outcome list.
 
         A participant WUTS does not report as added is a failure (see :meth:`add_participants`). The options
-        are those of every bulk job (:class:`~wa_groups.bulk.JobOptions`): ``concurrency``,
-        ``batch_size``, ``on_progress``, ``resume`` (an earlier result: its retryable failures and
-        unattempted participants run again) and ``result`` (filled in place, so a cancelled task's partial
-        outcome stays reachable).
+        are those of every bulk job (:class:`~wa_groups.bulk.JobOptions`): ``concurrency``, ``batch_size``,
+        ``on_progress``, ``resume``, ``result``, ``stop``, ``checkpoint`` and ``checkpoint_interval``.
+
+        Participants are reported as the caller spelt them first; repeats (in any spelling) are noted in
+        ``duplicates``. A resumed job looks at the group before sending anything whose earlier outcome is
+        unknown: a participant already in the wanted state (a member, an admin...) counts as done.
         """
         return await self._bulk(ParticipantAction.ADD, group_id, users, options)
 
@@ -371,4 +376,34 @@ class WutsClient(TransportClient):
             on_progress=options.get("on_progress"),
             resume=options.get("resume"),
             result=options.get("result"),
+            stop=options.get("stop"),
+            checkpoint=options.get("checkpoint"),
+            checkpoint_interval=options.get("checkpoint_interval", DEFAULT_CHECKPOINT_INTERVAL),
+            settle=self._settle_by_looking(action),
+            keep_spelling=True,
+            max_wait=self.retry_policy.max_wait,
         )
+
+    def _settle_by_looking(self, action: ParticipantAction) -> Settle:
+        """Return the settle function of a resumed job: look at the group, and send only what is not done yet."""
+
+        async def settle(group_id: str, keys: list[str], requesters: Mapping[str, str]) -> Settled:
+            members: dict[str, GroupParticipant] = {}
+            for member in (await self.get_group(group_id)).participants or ():
+                for spelling in (member.jid, member.phone_number):
+                    jid = proto.participant_jid(spelling) if spelling else None
+                    if jid is not None:
+                        members.setdefault(jid, member)
+            done = [key for key in keys if _in_wanted_state(action, members.get(key))]
+            return Settled(done=done, again=[key for key in keys if key not in done])
+
+        return settle
+
+
+def _in_wanted_state(action: ParticipantAction, member: GroupParticipant | None) -> bool:
+    """Tell whether a participant (``None``: not a member) is already as ``action`` would leave them."""
+    if action is ParticipantAction.ADD:
+        return member is not None
+    if action is ParticipantAction.REMOVE:
+        return member is None
+    return member is not None and member.is_admin == (action is ParticipantAction.PROMOTE)
