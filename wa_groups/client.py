@@ -14,8 +14,8 @@ from ._core.transport import check_base_url
 from ._graph import checks, decode, endpoints, messages
 from ._graph.errors import ERROR_EXPLANATIONS, explain
 from .bulk.broadcast import run_broadcast
-from .bulk.engine import JobOptions, ReportOptions
 from .bulk.graph import run_all_join_requests, run_join_requests, run_participants
+from .bulk.options import JobOptions, ReportOptions
 from .bulk.results import BulkProgressCallback, BulkReport, BulkResult
 from .errors import APIError, ClientValidationError, InvalidRequestError, PermissionDeniedError, ResponseError
 from .models import (

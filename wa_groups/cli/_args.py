@@ -12,8 +12,6 @@ from .._graph.endpoints import GROUPS_PAGE_MAX, PARTICIPANTS_PER_CALL
 from ..errors import ClientValidationError
 from ._context import Context, usage
 
-#: Where a bulk job writes its report when neither ``--report`` nor ``--resume`` names a file.
-DEFAULT_REPORT = "wa-groups-report.json"
 #: Requests (or batches) a bulk job sends at the same time unless ``--concurrency`` says otherwise.
 DEFAULT_CONCURRENCY = 8
 

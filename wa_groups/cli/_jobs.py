@@ -10,24 +10,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import json
 import os
 import re
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from ..bulk import BulkFailure, BulkProgress, BulkReport, BulkResult
+from ..bulk import BulkProgress, BulkReport, BulkResult
 from ..bulk.checkpoint import write_atomically
 from ..bulk.options import JobDefaults, job_defaults
-from ..errors import APIError, ClientValidationError, ResponseError, TransportError, WAGroupsError
-from ._args import DEFAULT_REPORT
+from ..errors import ClientValidationError, ResponseError, TransportError
 from ._config import network_hint
 from ._context import PROG, CommandError, Context, ExitStatus, usage
-from ._output import GroupsDone, ProgressDisplay, format_duration, key_value_table
+from ._output import GroupsDone, ProgressDisplay, key_value_table
+from ._summary import summary, summary_pairs
 
 #: What each job does, as its progress display says it (the report keeps the library's operation name).
 LABELS = {
@@ -63,12 +62,12 @@ STOP_SIGNALS = tuple(
 ParticipantsJob = Callable[[list[str], BulkResult | None, BulkResult, ProgressDisplay], Awaitable[object]]
 
 
-def report_path(args: argparse.Namespace) -> str:
-    """Return where the job's report goes: ``--report``, else the ``--resume`` file, else the default.
+def report_path(args: argparse.Namespace) -> str | None:
+    """Return where the job's report goes: ``--report``, else the ``--resume`` file, else ``None``.
 
-    The default is replaced by :func:`run_bulk` with a name of the job's own (see :func:`default_report_name`).
+    With ``None``, :func:`run_bulk` gives the report a name of the job's own (see :func:`default_report_name`).
     """
-    return str(args.report or args.resume or DEFAULT_REPORT)
+    return args.report or args.resume or None
 
 
 def default_report_name(action: str, group_id: str | None, now: datetime | None = None) -> str:
@@ -154,16 +153,6 @@ def load_report(path: str, action: str) -> BulkReport:
     return report
 
 
-def record_unaccounted_items(result: BulkResult, items: Iterable[str]) -> None:
-    """Record as not attempted every item the result does not account for (:meth:`BulkResult.account_for`)."""
-    result.account_for(items)
-
-
-def settle_report(report: BulkReport) -> None:
-    """Keep each item of every group of an ``--all-groups`` report in one place only."""
-    report.account_for()
-
-
 def merge_unreached(report: BulkReport, previous: BulkReport | None) -> None:
     """Keep, in an interrupted resumed report, the earlier state of groups this run did not reach or finish."""
     if previous is None:
@@ -176,20 +165,6 @@ def merge_unreached(report: BulkReport, previous: BulkReport | None) -> None:
             current.account_for(earlier.retry_items())
 
 
-def _failures(target: BulkResult | BulkReport) -> Iterator[BulkFailure]:
-    if isinstance(target, BulkResult):
-        yield from target.failed
-        return
-    for result in target.groups.values():
-        yield from result.failed
-
-
-def _failure_label(error: WAGroupsError) -> str:
-    if isinstance(error, APIError) and error.code is not None:
-        return f"#{error.code} {error.title or error.message or type(error).__name__}"
-    return type(error).__name__
-
-
 def save_report(ctx: Context, path: str, target: BulkResult | BulkReport) -> bool:
     """Write the report through a temporary file; say so on stderr and return False when that fails."""
     try:
@@ -198,45 +173,6 @@ def save_report(ctx: Context, path: str, target: BulkResult | BulkReport) -> boo
         ctx.error(f"cannot write the report {path}: {error.strerror or error}")
         return False
     return True
-
-
-def summary(target: BulkResult | BulkReport, elapsed: float, path: str | None) -> dict[str, Any]:
-    """Return the job's summary (the JSON printed with ``--json``)."""
-    by_error = collections.Counter(_failure_label(failure.error) for failure in _failures(target))
-    counts = dict(target.counts)
-    if isinstance(target, BulkResult):
-        counts = {"groups": 1, **counts}
-    done = counts["succeeded"] + counts["failed"]
-    return {
-        "action": target.action,
-        "ok": target.ok,
-        "counts": counts,
-        "failed_by_error": dict(by_error.most_common()),
-        "stopped_by": None if target.stopped_by is None else str(target.stopped_by),
-        "elapsed_seconds": round(elapsed, 3),
-        "items_per_second": round(done / elapsed, 1) if elapsed > 0 else None,
-        "report": path,
-    }
-
-
-def summary_pairs(job: dict[str, Any], succeeded_label: str = "succeeded") -> list[tuple[str, object]]:
-    """Return the rows of the summary table of a :func:`summary`."""
-    counts = job["counts"]
-    pairs: list[tuple[str, object]] = [
-        ("groups", counts["groups"]),
-        (succeeded_label, counts["succeeded"]),
-        ("failed", counts["failed"]),
-    ]
-    pairs += [(f"  {label}", number) for label, number in job["failed_by_error"].items()]
-    pairs += [
-        ("not attempted", counts["not_attempted"]),
-        ("elapsed", format_duration(job["elapsed_seconds"])),
-    ]
-    if job["items_per_second"] is not None:
-        pairs.append(("items/s", f"{job['items_per_second']:,.0f}"))
-    if job["report"]:
-        pairs.append(("report", job["report"]))
-    return pairs
 
 
 class _Stopper:
@@ -316,9 +252,9 @@ async def run_bulk(
     label: str,
     total: int | None,
     target: BulkResult | BulkReport,
-    path: str,
+    path: str | None,
     job: Callable[[ProgressDisplay], Awaitable[object]],
-    settle: Callable[[], None] | None = None,
+    settle: Callable[[], object] | None = None,
     on_interrupt: Callable[[], None] | None = None,
     groups: GroupsDone | None = None,
 ) -> int:
@@ -331,7 +267,7 @@ async def run_bulk(
     """
     args = ctx.args
     group_id = None if getattr(args, "all_groups", False) else getattr(args, "group_id", None)
-    if not (getattr(args, "report", None) or getattr(args, "resume", None)):
+    if path is None:
         path = default_report_name(label, group_id)
     check_overwrite(ctx, path, label, group_id)
     ctx.info(
@@ -391,7 +327,7 @@ def _interrupted(
     progress: ProgressDisplay,
     target: BulkResult | BulkReport,
     path: str,
-    settle: Callable[[], None] | None,
+    settle: Callable[[], object] | None,
     on_interrupt: Callable[[], None] | None,
 ) -> None:
     progress.finish(interrupted=True)
@@ -417,5 +353,5 @@ async def participants_bulk(ctx: Context, operation: str, normalised: list[str],
         target=result,
         path=report_path(args),
         job=lambda progress: run(normalised, resume, result, progress),
-        settle=lambda: record_unaccounted_items(result, expected),
+        settle=lambda: result.account_for(expected),
     )

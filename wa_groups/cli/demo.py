@@ -16,8 +16,9 @@ from ..bulk.graph import run_all_join_requests
 from ..client import GroupsClient
 from ._args import CommandAdder, count, positive_int, seconds
 from ._context import PROG, Context, ExitStatus, usage
-from ._jobs import progress_display, save_report, summary, summary_pairs
+from ._jobs import progress_display, save_report
 from ._output import format_count, format_duration, format_table, key_value_table
+from ._summary import summary, summary_pairs
 
 DEFAULT_DEMO_REPORT = "wa-groups-demo-report.json"
 #: The demo refuses more groups than this (seeding would take too long).

@@ -19,10 +19,8 @@ from ._jobs import (
     load_report,
     load_result,
     merge_unreached,
-    record_unaccounted_items,
     report_path,
     run_bulk,
-    settle_report,
 )
 from ._output import ProgressDisplay, format_count, format_table
 
@@ -138,7 +136,7 @@ async def answer_join_requests(ctx: Context) -> int:
             target=result,
             path=report_path(args),
             job=group_job,
-            settle=lambda: record_unaccounted_items(result, expected),
+            settle=lambda: result.account_for(expected),
         )
 
 
@@ -173,7 +171,7 @@ async def _answer_all_groups(ctx: Context, action: Literal["approve", "reject"],
             target=report,
             path=report_path(args),
             job=all_groups_job,
-            settle=lambda: settle_report(report),
+            settle=report.account_for,
             on_interrupt=lambda: merge_unreached(report, previous),
             groups=groups_done,
         )

@@ -15,7 +15,7 @@ from ._args import CommandAdder, bulk_options, int_in
 from ._config import graph_client
 from ._confirm import confirm, dry_run, safety_options
 from ._context import PROG, Context, ExitStatus, usage
-from ._jobs import load_result, record_unaccounted_items, report_path, run_bulk
+from ._jobs import load_result, report_path, run_bulk
 from ._output import key_value_table, plural
 
 #: Requests in flight at most during a broadcast, unless ``--concurrency`` says otherwise.
@@ -179,7 +179,7 @@ async def broadcast(ctx: Context) -> int:
             target=result,
             path=report_path(args),
             job=job,
-            settle=lambda: record_unaccounted_items(result, given or ()),
+            settle=lambda: result.account_for(given or ()),
         )
 
 

@@ -328,3 +328,12 @@ def participant_outcomes(
 def participant_error(operation: str, participant: str, reason: str) -> InvalidRequestError:
     """Return the error recorded for one participant that a call did not handle."""
     return InvalidRequestError(f"{operation}: {participant}: {reason}", operation=operation)
+
+
+def in_wanted_state(action: ParticipantAction, member: GroupParticipant | None) -> bool:
+    """Tell whether a participant (``None``: not a member) is already as ``action`` would leave them."""
+    if action is ParticipantAction.ADD:
+        return member is not None
+    if action is ParticipantAction.REMOVE:
+        return member is None
+    return member is not None and member.is_admin == (action is ParticipantAction.PROMOTE)

@@ -394,16 +394,7 @@ class WutsClient(TransportClient):
                     jid = proto.participant_jid(spelling) if spelling else None
                     if jid is not None:
                         members.setdefault(jid, member)
-            done = [key for key in keys if _in_wanted_state(action, members.get(key))]
+            done = [key for key in keys if proto.in_wanted_state(action, members.get(key))]
             return Settled(done=done, again=[key for key in keys if key not in done])
 
         return settle
-
-
-def _in_wanted_state(action: ParticipantAction, member: GroupParticipant | None) -> bool:
-    """Tell whether a participant (``None``: not a member) is already as ``action`` would leave them."""
-    if action is ParticipantAction.ADD:
-        return member is not None
-    if action is ParticipantAction.REMOVE:
-        return member is None
-    return member is not None and member.is_admin == (action is ParticipantAction.PROMOTE)
