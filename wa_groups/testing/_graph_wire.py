@@ -22,7 +22,6 @@ from wa_groups.testing._routing import json_response
 __all__ = [
     "ERRORS",
     "TRANSIENT_CODES",
-    "contact",
     "decode_cursor",
     "encode_cursor",
     "error_response",
@@ -33,7 +32,6 @@ __all__ = [
     "read_invite",
     "read_text",
     "read_users",
-    "status_object",
     "usage_header",
     "webhook_delivery",
 ]
@@ -308,56 +306,3 @@ def read_invite(data: Mapping[str, Any]) -> tuple[str, dict[str, Any], str]:
     if group_id is None:
         raise Refusal(100, "The template needs a body parameter of type group_id")
     return to, template, group_id
-
-
-def status_object(
-    message_id: str,
-    group_id: str,
-    status: str,
-    now: int,
-    participant: Mapping[str, Any] | None = None,
-    *,
-    spelling: str = "recipient_participant_id",
-    errors: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Return one status object of a group message, as Meta's ``messages`` webhook carries it.
-
-    ``participant`` is how the user is named (``wa_id``/``user_id``); its phone number goes under
-    ``spelling`` (Meta's pages use ``recipient_participant_id`` and ``participant_recipient_id``), its BSUID
-    under ``recipient_participant_user_id``. Delivered and read statuses carry pricing, beside the conversation.
-    """
-    item: dict[str, Any] = {
-        "id": message_id,
-        "status": status,
-        "timestamp": str(now),
-        "recipient_id": group_id,
-        "recipient_type": "group",
-    }
-    if participant is not None:
-        if "wa_id" in participant:
-            item[spelling] = participant["wa_id"]
-        if "user_id" in participant:
-            item["recipient_participant_user_id"] = participant["user_id"]
-        item["pricing"] = {
-            "billable": False,
-            "pricing_model": "PMP",
-            "type": "free_group_customer_service",
-            "category": "group_service",
-        }
-    if errors is not None:
-        item["errors"] = errors
-    return item
-
-
-def contact(named: Mapping[str, Any], name: str | None = None) -> dict[str, Any]:
-    """Return a ``contacts[]`` entry for a user named as ``named`` (``wa_id``, ``user_id``, ``username``)."""
-    profile: dict[str, Any] = {}
-    if name is not None:
-        profile["name"] = name
-    if "username" in named:
-        profile["username"] = named["username"]
-    entry: dict[str, Any] = {"profile": profile}
-    for key in ("wa_id", "user_id"):
-        if key in named:
-            entry[key] = named[key]
-    return entry
