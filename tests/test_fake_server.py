@@ -916,7 +916,7 @@ def _apply(members: list[str], op: tuple[Any, ...]) -> None:
 def test_member_list_answers_in_as_a_list_does(start: list[str], ops: list[tuple[Any, ...]]) -> None:
     members, plain = MemberList(start), list(start)
     for op in ops:
-        outcomes = []
+        outcomes: list[type[Exception] | None] = []
         for target in (members, plain):
             try:
                 _apply(target, op)
@@ -936,7 +936,8 @@ def test_a_group_keeps_any_participants_list_as_a_member_list() -> None:
     assert isinstance(group.participants, MemberList) and "2" in group.participants
     group.participants = ["3"]
     assert isinstance(group.participants, MemberList) and group.participants == ["3"]
-    assert "1" not in group.participants and [] not in group.participants
+    unhashable: object = []
+    assert "1" not in group.participants and unhashable not in group.participants
     group.participants.append("4")
     assert "4" in group.participants and repr(group).count("['3', '4']") == 1
 
