@@ -177,9 +177,11 @@ async def _approve_all(ctx: Context, client: GroupsClient, report: BulkReport) -
 async def _broadcast(ctx: Context, server: Any, client: GroupsClient) -> dict[str, Any]:
     """Broadcast the demo message, follow its statuses by webhook, and return the broadcast's summary."""
     if not ctx.json:
+        cap = _scenario().BROADCAST_MAX_GROUPS
+        to = f"the first {format_count(cap)} groups" if ctx.args.groups > cap else "the groups"
         ctx.out(
-            f'Broadcasting "{BROADCAST_TEXT}" with client.broadcast; a webhook receiver on 127.0.0.1 follows '
-            f"the delivery statuses (waiting up to {STATUS_WAIT:g}s for them)."
+            f'Broadcasting "{BROADCAST_TEXT}" to {to} with client.broadcast; a webhook receiver on 127.0.0.1 '
+            f"follows the delivery statuses (waiting up to {STATUS_WAIT:g}s for them)."
         )
     sent = await server.broadcast(client, BROADCAST_TEXT, concurrency=ctx.args.concurrency, wait=STATUS_WAIT)
     job = summary(sent.result, sent.elapsed, None)
