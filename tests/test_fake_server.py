@@ -21,7 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wa_groups.testing import FakeGraphAPI, FakeGroup, Fault, IndexedDict
-from wa_groups.testing._graph_state import jpeg_dimensions, normalize_user
+from wa_groups.testing._graph_state import normalize_user
+from wa_groups.testing._graph_wire import jpeg_dimensions
 from wa_groups.testing._store import MemberList
 from wa_groups.testing.pytest_plugin import fake_graph  # noqa: F401 - the fixture under test
 

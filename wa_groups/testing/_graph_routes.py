@@ -5,8 +5,6 @@ A message to a group is handed to the group messaging half (:mod:`~wa_groups.tes
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -23,17 +21,18 @@ from wa_groups.testing._graph_state import (
     FakeGroup,
     GraphState,
     Refusal,
-    check_picture,
     join_requests,
     timestamp,
 )
 from wa_groups.testing._graph_wire import (
+    check_picture,
     decode_cursor,
     encode_cursor,
     error_response,
     group_field,
     item_error,
     maybe_json,
+    picture_change,
     read_invite,
     read_text,
     read_users,
@@ -93,9 +92,7 @@ class GraphRoutes:
         """Return an :class:`Abort` carrying :meth:`error` for a handler to raise."""
         return Abort(self.error(code, details, **kwargs))
 
-    def _refusals(
-        self, handler: Callable[[Call], Awaitable[web.Response]]
-    ) -> Callable[[Call], Awaitable[web.Response]]:
+    def _refusals(self, handler: _Handler) -> _Handler:
         async def answer(call: Call) -> web.Response:
             try:
                 return await handler(call)
@@ -275,11 +272,7 @@ class GraphRoutes:
             changes["group_description"] = {"text": description, "update_successful": True}
         if picture is not None:
             group.profile_picture = picture
-            changes["profile_picture"] = {
-                "mime_type": "image/jpeg",
-                "sha256": base64.b64encode(hashlib.sha256(picture).digest()).decode(),
-                "update_successful": True,
-            }
+            changes["profile_picture"] = picture_change(picture)
         request_id = self._state.request_id()
         update = {
             "timestamp": str(timestamp()),

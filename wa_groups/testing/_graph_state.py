@@ -34,9 +34,7 @@ __all__ = [
     "Refusal",
     "Settlement",
     "b64",
-    "check_picture",
     "join_requests",
-    "jpeg_dimensions",
     "normalize_user",
     "timestamp",
 ]
@@ -46,8 +44,6 @@ MAX_DESCRIPTION_CHARS: Final = 2048
 MAX_PARTICIPANTS_PER_CALL: Final = 8
 MAX_PAGE_SIZE: Final = 1024
 DEFAULT_PAGE_SIZE: Final = 25
-MAX_PICTURE_BYTES: Final = 5 * 1024 * 1024
-MIN_PICTURE_PIXELS: Final = 192
 JOIN_APPROVAL_MODES: Final = frozenset({"approval_required", "auto_approve"})
 GROUP_FIELDS: Final = frozenset(
     {
@@ -66,8 +62,6 @@ GROUP_FIELDS: Final = frozenset(
 _ALPHANUMERIC_ONLY: Final = bytes.maketrans(b"+/=", b"xQk")
 _PHONE_LIKE: Final = re.compile(r"\+?[\d\s().\-]*\d[\d\s().\-]*")
 _NON_DIGITS: Final = re.compile(r"\D")
-# JPEG start-of-frame markers (baseline, progressive, lossless...); C4, C8 and CC are other segments.
-_SOF_MARKERS: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def timestamp() -> int:
@@ -154,52 +148,6 @@ def normalize_user(value: str) -> str:
     if _PHONE_LIKE.fullmatch(text):
         return _NON_DIGITS.sub("", text)
     return text
-
-
-def jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
-    """Return (width, height) read from a JPEG's start-of-frame header, or ``None`` when there is none."""
-    if not data.startswith(b"\xff\xd8"):
-        return None
-    index, size = 2, len(data)
-    while index + 4 <= size:
-        if data[index] != 0xFF:
-            return None
-        marker = data[index + 1]
-        if marker == 0xFF:  # fill byte
-            index += 1
-            continue
-        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a length
-            index += 2
-            continue
-        if marker in (0xD9, 0xDA):  # end of image or start of scan before any frame header
-            return None
-        length = int.from_bytes(data[index + 2 : index + 4], "big")
-        if marker in _SOF_MARKERS:
-            if index + 9 > size:
-                return None
-            height = int.from_bytes(data[index + 5 : index + 7], "big")
-            width = int.from_bytes(data[index + 7 : index + 9], "big")
-            return width, height
-        index += 2 + length
-    return None
-
-
-def check_picture(picture: bytes) -> None:
-    """Refuse a profile picture Graph would refuse: too large, not JPEG, not square or too small."""
-    if len(picture) > MAX_PICTURE_BYTES:
-        raise Refusal(100, "The profile picture is larger than 5 MB")
-    if not picture.startswith(b"\xff\xd8\xff"):
-        raise Refusal(100, "The profile picture must be a JPEG image")
-    size = jpeg_dimensions(picture)
-    if size is None:
-        raise Refusal(100, "The profile picture is not a readable JPEG image")
-    width, height = size
-    if width != height:
-        raise Refusal(131209, f"The profile picture is {width}x{height} pixels; it must be square")
-    if width < MIN_PICTURE_PIXELS:
-        raise Refusal(
-            131210, f"The profile picture is {width}x{height} pixels; it must be at least {MIN_PICTURE_PIXELS}"
-        )
 
 
 def join_requests(group: FakeGroup) -> IndexedDict[str, FakeJoinRequest]:
