@@ -422,7 +422,29 @@ def _fault(**options: Any) -> Any:
 # -------------------------------------------------------------------------------------------------- demo
 
 
-def test_demo_small(cli: Run, tmp_path: Path) -> None:
+@pytest.fixture
+def demo_servers(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Keep every demo server the command starts, to read the fake's own record afterwards."""
+    from wa_groups.testing import demo
+
+    started: list[Any] = []
+
+    class KeptDemoServer(demo.DemoServer):
+        def __init__(self, **options: Any) -> None:
+            super().__init__(**options)
+            started.append(self)
+
+    monkeypatch.setattr(demo, "DemoServer", KeptDemoServer)
+    return started
+
+
+def _fake_broadcast_record(server: Any) -> tuple[int, int]:
+    """Return the groups that accepted the demo broadcast and their participants, by the fake's record."""
+    fake = server.fake
+    return len(fake.group_sends), sum(len(fake.groups[gid].participants) for gid in fake.group_sends)
+
+
+def test_demo_small(cli: Run, tmp_path: Path, demo_servers: list[Any]) -> None:
     code, out, err = cli("demo", "--groups", "20", "--requests", "200", "--latency", "0")
     assert code == 0, err
     assert "Streamed 20 groups" in out
@@ -433,9 +455,19 @@ def test_demo_small(cli: Run, tmp_path: Path) -> None:
     assert report.total == 200
     assert report.failed > 0
     assert "Approving join requests:" in err
+    # The broadcast's summary, counted from the webhooks received, matches what the fake sent.
+    (server,) = demo_servers
+    sent_to, members = _fake_broadcast_record(server)
+    suspended = sum(1 for group in server.fake.groups.values() if group.suspended)
+    assert 0 < sent_to < 20 and members > 0 and suspended > 0
+    assert f"Broadcast: sent to {sent_to} of 20 groups in " in out
+    assert f"failed (#131207 Group suspended: {suspended})" in out
+    assert f"delivered {members:,}, read {members:,} (one per message and participant)." in out
+    assert f"Server check: {sent_to} groups accepted the message; they have {members:,} participants." in out
+    assert out.index("Server check: ") < out.index("Broadcasting ") < out.index("Broadcast: sent to")
 
 
-def test_demo_json(cli: Run, tmp_path: Path) -> None:
+def test_demo_json(cli: Run, tmp_path: Path, demo_servers: list[Any]) -> None:
     code, out, _ = cli("--json", "demo", "--groups", "10", "--requests", "50", "--latency", "0", "--report", "d.json")
     assert code == 0
     summary = json.loads(out)
@@ -443,6 +475,13 @@ def test_demo_json(cli: Run, tmp_path: Path) -> None:
     assert summary["server"]["approved"] == summary["counts"]["succeeded"]
     assert summary["server"]["sent_twice"] == 0
     assert (tmp_path / "d.json").exists()
+    (server,) = demo_servers
+    sent_to, members = _fake_broadcast_record(server)
+    broadcast = summary["broadcast"]
+    assert broadcast["statuses_complete"] is True
+    assert broadcast["groups"] == 10 and broadcast["sent_to"] == sent_to == broadcast["server"]["sent_to"]
+    assert broadcast["delivered"] == broadcast["read"] == members == broadcast["server"]["participants"]
+    assert broadcast["sent_to"] + broadcast["failed"] == 10
 
 
 # ------------------------------------------------------------------------------------- Ctrl-C and resume

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import hashlib
 import hmac
 import io
 import json
+import pickle
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,9 +17,13 @@ import aiohttp
 import attrs
 import pytest
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wa_groups.testing import FakeGraphAPI, FakeGroup, Fault, IndexedDict
-from wa_groups.testing._graph_state import jpeg_dimensions, normalize_user
+from wa_groups.testing._graph_state import normalize_user
+from wa_groups.testing._graph_wire import jpeg_dimensions
+from wa_groups.testing._store import MemberList
 from wa_groups.testing.pytest_plugin import fake_graph  # noqa: F401 - the fixture under test
 
 TOKEN = "test-token"
@@ -866,6 +872,75 @@ def test_indexed_dict_paging_survives_deletes() -> None:
     assert list(items)[-1] == 3 and items.get(3) == "back" and items.get(-1) is None
     items.clear()
     assert items.page(limit=5) == ([], False)
+
+
+_IDS = st.sampled_from(["a", "b", "c", "d"])
+_INDEX = st.integers(-5, 5)
+_MEMBER_OPS = st.one_of(
+    st.tuples(st.just("append"), _IDS),
+    st.tuples(st.just("extend"), st.lists(_IDS, max_size=3)),
+    st.tuples(st.just("insert"), _INDEX, _IDS),
+    st.tuples(st.just("remove"), _IDS),
+    st.tuples(st.just("pop"), _INDEX),
+    st.tuples(st.just("set"), _INDEX, _IDS),
+    st.tuples(st.just("set_slice"), _INDEX, _INDEX, st.lists(_IDS, max_size=3)),
+    st.tuples(st.just("del"), _INDEX),
+    st.tuples(st.just("del_slice"), _INDEX, _INDEX),
+    st.tuples(st.just("iadd"), st.lists(_IDS, max_size=3)),
+    st.tuples(st.just("imul"), st.integers(-1, 3)),
+    st.tuples(st.just("clear")),
+    st.tuples(st.just("sort")),
+    st.tuples(st.just("reverse")),
+)
+
+
+def _apply(members: list[str], op: tuple[Any, ...]) -> None:
+    name, *args = op
+    if name == "set":
+        members[args[0]] = args[1]
+    elif name == "set_slice":
+        members[args[0] : args[1]] = args[2]
+    elif name == "del":
+        del members[args[0]]
+    elif name == "del_slice":
+        del members[args[0] : args[1]]
+    elif name == "iadd":
+        members += args[0]
+    elif name == "imul":
+        members *= args[0]
+    else:
+        getattr(members, name)(*args)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_IDS, max_size=4), st.lists(_MEMBER_OPS, max_size=12))
+def test_member_list_answers_in_as_a_list_does(start: list[str], ops: list[tuple[Any, ...]]) -> None:
+    members, plain = MemberList(start), list(start)
+    for op in ops:
+        outcomes: list[type[Exception] | None] = []
+        for target in (members, plain):
+            try:
+                _apply(target, op)
+                outcomes.append(None)
+            except (IndexError, ValueError) as error:
+                outcomes.append(type(error))
+        assert outcomes[0] == outcomes[1]
+        assert isinstance(members, MemberList) and members == plain
+        assert [user for user in "abcde" if user in members] == [user for user in "abcde" if user in plain]
+    for twin in (copy.copy(members), copy.deepcopy(members), pickle.loads(pickle.dumps(members))):
+        twin.append("e")
+        assert "e" in twin and ("e" in members) == ("e" in plain) and members == plain
+
+
+def test_a_group_keeps_any_participants_list_as_a_member_list() -> None:
+    group = FakeGroup(id="g", phone_number_id="1", subject="s", participants=["1", "2"])
+    assert isinstance(group.participants, MemberList) and "2" in group.participants
+    group.participants = ["3"]
+    assert isinstance(group.participants, MemberList) and group.participants == ["3"]
+    unhashable: object = []
+    assert "1" not in group.participants and unhashable not in group.participants
+    group.participants.append("4")
+    assert "4" in group.participants and repr(group).count("['3', '4']") == 1
 
 
 def test_normalize_user_and_jpeg_dimensions() -> None:

@@ -1,4 +1,4 @@
-"""``wa-groups demo``: the main bulk job against an embedded fake Graph API, with no credentials."""
+"""``wa-groups demo``: the main bulk job, then a broadcast followed by webhook, against an embedded fake Graph API."""
 
 from __future__ import annotations
 
@@ -23,14 +23,19 @@ from ._summary import summary, summary_pairs
 DEFAULT_DEMO_REPORT = "wa-groups-demo-report.json"
 #: The demo refuses more groups than this (seeding would take too long).
 MAX_GROUPS = 100_000
+#: The message the demo broadcasts once the join requests are approved.
+BROADCAST_TEXT = "Welcome to the group! (a wa-groups demo broadcast)"
+#: Seconds the demo waits at most for the status webhooks of its broadcast.
+STATUS_WAIT = 20.0
 
 DESCRIPTION = (
     "Run the main bulk job against an embedded fake Graph API, with no credentials: seed groups (some "
     "nearly full, a few suspended; a group holds at most 8 participants) and more join requests than they "
     "have room for, stream the groups, approve every open request with a progress display, then print a "
     "summary and write the JSON report. Some requests fail on purpose (#131204 Participant limit reached, "
-    "#131207 Group suspended): the demo exits 0 when the job ran to its end although items failed, 1 if "
-    "it stopped early, 130 on Ctrl-C."
+    "#131207 Group suspended). Then broadcast one text message to the groups (at most 2000) while a webhook "
+    "receiver on 127.0.0.1 follows the delivery statuses, and count deliveries and reads. The demo exits 0 "
+    "when the approval job ran to its end although items failed, 1 if it stopped early, 130 on Ctrl-C."
 )
 
 
@@ -57,12 +62,13 @@ def _scenario() -> Any:
 
 
 async def demo(ctx: Context) -> int:
-    """Run ``demo``: seed the fake, stream its groups, approve every open join request and check the server."""
+    """Run ``demo``: seed the fake, approve every open join request, check the server, then broadcast."""
     args = ctx.args
     if args.groups > MAX_GROUPS:
         raise usage(f"--groups must be at most {MAX_GROUPS}")
     human = not ctx.json
     server = _scenario().DemoServer(groups=args.groups, requests=args.requests, latency=args.latency, seed=args.seed)
+    broadcast: dict[str, Any] | None = None
     async with server:
         seeded = server.seeded
         if human:
@@ -80,29 +86,37 @@ async def demo(ctx: Context) -> int:
             report = BulkReport()
             server.start_counting()
             elapsed = await _approve_all(ctx, client, report)
-        check = server.check()
-    saved = save_report(ctx, args.report, report)
-    done = summary(report, elapsed, args.report if saved else None)
-    done["http_requests"] = check.http_requests
-    done["http_requests_per_second"] = round(check.http_requests / elapsed, 1) if elapsed > 0 else None
-    checked = {"approved": check.approved, "sent_twice": check.sent_twice, "still_pending": check.still_pending}
+            check = server.check()
+            saved = save_report(ctx, args.report, report)
+            done = summary(report, elapsed, args.report if saved else None)
+            done["http_requests"] = check.http_requests
+            done["http_requests_per_second"] = round(check.http_requests / elapsed, 1) if elapsed > 0 else None
+            if human:
+                _show_approval(ctx, done, check)
+            ran_to_end = report.groups_exhausted and report.stopped_by is None
+            if ran_to_end:
+                broadcast = await _broadcast(ctx, server, client)
     if ctx.json:
-        ctx.out_json({**done, "seeded": attrs.asdict(seeded), "server": checked})
-    else:
-        pairs = summary_pairs(done, "approved")
-        rate = done["http_requests_per_second"]
-        pairs.insert(-1, ("HTTP requests", f"{format_count(check.http_requests)} ({rate or 0:,.0f}/s)"))
-        ctx.out(key_value_table(pairs))
-        ctx.out()
-        ctx.out(
-            f"Server check: {format_count(check.approved)} join requests approved; "
-            f"{'no' if not check.sent_twice else format_count(check.sent_twice)} join request id sent twice; "
-            f"{format_count(check.still_pending)} still pending (their groups are full or suspended)."
-        )
-    ran_to_end = report.groups_exhausted and report.stopped_by is None
+        checked = {"approved": check.approved, "sent_twice": check.sent_twice, "still_pending": check.still_pending}
+        ctx.out_json({**done, "seeded": attrs.asdict(seeded), "server": checked, "broadcast": broadcast})
     if report.stopped_by is not None:
         ctx.error(f"the job stopped early: {report.stopped_by}")
     return ExitStatus.OK if ran_to_end and saved else ExitStatus.FAILED
+
+
+def _show_approval(ctx: Context, done: dict[str, Any], check: Any) -> None:
+    """Print the approval job's summary table and what the server saw."""
+    pairs = summary_pairs(done, "approved")
+    rate = done["http_requests_per_second"]
+    pairs.insert(-1, ("HTTP requests", f"{format_count(check.http_requests)} ({rate or 0:,.0f}/s)"))
+    ctx.out(key_value_table(pairs))
+    ctx.out()
+    ctx.out(
+        f"Server check: {format_count(check.approved)} join requests approved; "
+        f"{'no' if not check.sent_twice else format_count(check.sent_twice)} join request id sent twice; "
+        f"{format_count(check.still_pending)} still pending (their groups are full or suspended)."
+    )
+    ctx.out()
 
 
 async def _show_sample(ctx: Context, client: GroupsClient) -> None:
@@ -159,6 +173,50 @@ async def _approve_all(ctx: Context, client: GroupsClient, report: BulkReport) -
         raise
     progress.finish()
     return time.monotonic() - started
+
+
+async def _broadcast(ctx: Context, server: Any, client: GroupsClient) -> dict[str, Any]:
+    """Broadcast the demo message, follow its statuses by webhook, and return the broadcast's summary."""
+    if not ctx.json:
+        cap = _scenario().BROADCAST_MAX_GROUPS
+        to = f"the first {format_count(cap)} groups" if ctx.args.groups > cap else "the groups"
+        ctx.out(
+            f'Broadcasting "{BROADCAST_TEXT}" to {to} with client.broadcast; a webhook receiver on 127.0.0.1 '
+            f"follows the delivery statuses (waiting up to {STATUS_WAIT:g}s for them)."
+        )
+    sent = await server.broadcast(client, BROADCAST_TEXT, concurrency=ctx.args.concurrency, wait=STATUS_WAIT)
+    job = summary(sent.result, sent.elapsed, None)
+    done = {
+        "groups": job["counts"]["total"],
+        "sent_to": job["counts"]["succeeded"],
+        "failed": job["counts"]["failed"],
+        "failed_by_error": job["failed_by_error"],
+        "elapsed_seconds": job["elapsed_seconds"],
+        "delivered": sent.delivered,
+        "read": sent.read,
+        "statuses_complete": sent.complete,
+        "status_wait_seconds": round(sent.waited, 3),
+        "server": {"sent_to": sent.server_sent_to, "participants": sent.server_participants},
+    }
+    if not ctx.json:
+        ctx.out(_broadcast_lines(done))
+    return done
+
+
+def _broadcast_lines(done: dict[str, Any]) -> str:
+    """Return the human summary of :func:`_broadcast`'s result."""
+    failures = ", ".join(f"{label}: {format_count(n)}" for label, n in done["failed_by_error"].items())
+    lines = [
+        f"Broadcast: sent to {format_count(done['sent_to'])} of {format_count(done['groups'])} groups in "
+        f"{format_duration(done['elapsed_seconds'])}"
+        + (f"; {format_count(done['failed'])} failed ({failures})." if done["failed"] else "."),
+        f"Statuses received in {format_duration(done['status_wait_seconds'])}: delivered "
+        f"{format_count(done['delivered'])}, read {format_count(done['read'])} (one per message and participant)"
+        + ("." if done["statuses_complete"] else "; more were still on their way."),
+        f"Server check: {format_count(done['server']['sent_to'])} groups accepted the message; they have "
+        f"{format_count(done['server']['participants'])} participants.",
+    ]
+    return "\n".join(lines)
 
 
 async def _count_open_requests(client: GroupsClient, group_id: str) -> int:

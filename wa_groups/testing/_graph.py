@@ -6,8 +6,9 @@ Graph's envelope and sends signed webhooks. It is meant for testing applications
 :mod:`wa_groups` without touching Meta.
 
 It puts together the generic :class:`~wa_groups.testing._server.FakeServer`, the state and rules of
-:mod:`~wa_groups.testing._graph_state`, the handlers of :mod:`~wa_groups.testing._graph_routes` and
-the wire formats of :mod:`~wa_groups.testing._graph_wire`.
+:mod:`~wa_groups.testing._graph_state`, the handlers of :mod:`~wa_groups.testing._graph_routes`, the wire
+formats of :mod:`~wa_groups.testing._graph_wire`, and the group messaging half
+(:mod:`~wa_groups.testing._graph_messages_state`, :mod:`~wa_groups.testing._graph_messages_routes`).
 """
 
 from __future__ import annotations
@@ -20,17 +21,10 @@ from typing import TYPE_CHECKING, Any, Final
 from aiohttp import web
 
 from wa_groups.testing._faults import Fault, RateLimit, format_seconds
+from wa_groups.testing._graph_messages_routes import GroupMessaging, GroupMessagingMethods
 from wa_groups.testing._graph_routes import GraphRoutes
-from wa_groups.testing._graph_state import (
-    IDENTITY_MODES,
-    FakeGroup,
-    FakeJoinRequest,
-    GraphState,
-    identity,
-    normalize_user,
-    timestamp,
-)
-from wa_groups.testing._graph_wire import contact, usage_header, webhook_delivery
+from wa_groups.testing._graph_state import FakeGroup, FakeJoinRequest, GraphState, normalize_user, timestamp
+from wa_groups.testing._graph_wire import usage_header, webhook_delivery
 from wa_groups.testing._routing import Call, Route
 from wa_groups.testing._server import FakeServer
 from wa_groups.testing._store import IndexedDict
@@ -47,13 +41,14 @@ DEFAULT_PHONE_NUMBER_ID: Final = "106540352242922"
 DEFAULT_WABA_ID: Final = "102290129340398"
 
 
-class FakeGraphAPI(FakeServer):
+class FakeGraphAPI(GroupMessagingMethods, FakeServer):
     """A stateful fake of the Graph API's WhatsApp Groups endpoints, served on 127.0.0.1.
 
     Use it with ``async with FakeGraphAPI() as fake:``; point a client at :attr:`base_url`
     (or take one from :meth:`client`), seed state with :meth:`add_group`, :meth:`add_groups`
     and :meth:`add_join_requests`, script failures with :meth:`add_fault` and
-    :meth:`set_rate_limit`, and inspect :attr:`groups`, :attr:`requests` and :attr:`stats`.
+    :meth:`set_rate_limit`, and inspect :attr:`groups`, :attr:`requests` and :attr:`stats`. Messages sent to
+    groups are in :attr:`group_messages`; :meth:`participant_writes` and :meth:`mark_read` make participants act.
     """
 
     def __init__(
@@ -92,8 +87,9 @@ class FakeGraphAPI(FakeServer):
         self.waba_id = waba_id
         self._app_secret = app_secret
         self._state = GraphState(self._rng, max_groups=max_groups, max_participants=max_participants)
+        self._messaging = GroupMessaging(self._state, self._emit_value)
         self._handlers = GraphRoutes(
-            self._state, self._emit, legacy_list_shape=legacy_list_shape, emit_value=self._emit_value
+            self._state, self._emit, self._messaging.answer_send, legacy_list_shape=legacy_list_shape
         )
         self._state.add_phone_number(phone_number_id, display_phone_number)
         self.identities = identities
@@ -162,122 +158,6 @@ class FakeGraphAPI(FakeServer):
     def messages(self) -> list[dict[str, Any]]:
         """Invite template messages (one-to-one) accepted by ``POST /{phone_number_id}/messages``, oldest first."""
         return self._state.messages
-
-    @property
-    def identities(self) -> str:
-        """How users are named in answers and webhooks: ``phone``, ``bsuid`` or ``both``.
-
-        ``phone`` gives 2025-era payloads (``wa_id`` only); ``bsuid`` gives 2026 payloads without phone numbers
-        (``user_id`` and ``username``); ``both`` gives 2026 payloads that still carry the phone number.
-        """
-        return self._state.identities
-
-    @identities.setter
-    def identities(self, value: str) -> None:
-        if value not in IDENTITY_MODES:
-            raise ValueError(f"identities must be one of {sorted(IDENTITY_MODES)}, got {value!r}")
-        self._state.identities = value
-
-    @property
-    def group_messages(self) -> list[dict[str, Any]]:
-        """Messages accepted for groups (pins included), oldest first: ``id``, ``group_id``, ``type``, ``body``."""
-        return self._state.group_messages
-
-    @property
-    def group_sends(self) -> collections.Counter[str]:
-        """How many messages (pins excluded) each group accepted, by group id."""
-        return self._state.group_sends
-
-    @property
-    def auto_statuses(self) -> bool:
-        """Send ``sent``, ``delivered`` and ``read`` webhooks after each group message (True by default)."""
-        return self._handlers.auto_statuses
-
-    @auto_statuses.setter
-    def auto_statuses(self, value: bool) -> None:
-        self._handlers.auto_statuses = value
-
-    def fail_messages_to(self, group_id: str, code: int | None = 131000) -> None:
-        """Report later messages to a group as ``failed`` with ``code`` (``None`` stops it)."""
-        if code is None:
-            self._handlers.failing_groups.pop(group_id, None)
-        else:
-            self._handlers.failing_groups[group_id] = code
-
-    def set_username(self, user: str, username: str) -> None:
-        """Give a user a WhatsApp username, shown in BSUID-era payloads."""
-        self._state.usernames[normalize_user(user)] = username
-
-    def mark_read(self, group_id: str, user: str) -> list[str]:
-        """Make a participant read every message of a group: one aggregated ``read`` webhook, many messages.
-
-        Returns:
-            The message ids reported read.
-
-        """
-        group = self._state.groups[group_id]
-        ids = list(group.message_ids)
-        self._handlers.report_participants(group, ids, [normalize_user(user)], "read", timestamp())
-        return ids
-
-    def participant_writes(
-        self,
-        group_id: str,
-        user: str,
-        text: str | None = None,
-        *,
-        name: str | None = None,
-        media: Mapping[str, Any] | None = None,
-        media_type: str = "image",
-        reply_to: str | None = None,
-        unsupported: str | None = None,
-    ) -> str:
-        """Make a participant write to a group: send the inbound ``messages`` webhook and return its id.
-
-        Args:
-            group_id: The group.
-            user: The participant (a phone number or a BSUID), named as the identity mode says.
-            text: The text of a text message.
-            name: The participant's profile name.
-            media: The media object (``id``, ``mime_type``, ``sha256``, ``caption``...) of a ``media_type``
-                message, instead of text.
-            media_type: ``image``, ``video``, ``audio``, ``document`` or ``sticker``.
-            reply_to: The ``wamid`` the message replies to.
-            unsupported: Send an unsupported message of this kind (e.g. ``poll_creation``) instead.
-
-        """
-        group = self._state.groups[group_id]
-        wa_id = normalize_user(user)
-        named = identity(self._state, wa_id)
-        now = timestamp()
-        message_id = "wamid." + self._state.token(32)
-        message: dict[str, Any] = {"group_id": group.id, "id": message_id, "timestamp": str(now)}
-        if "wa_id" in named:
-            message["from"] = named["wa_id"]
-        if "user_id" in named:
-            message["from_user_id"] = named["user_id"]
-        if unsupported is not None:
-            message["type"] = "unsupported"
-            message["unsupported"] = {"type": unsupported}
-            message["errors"] = [
-                {
-                    "code": 131051,
-                    "title": "Message type unknown",
-                    "message": "Message type unknown",
-                    "error_data": {"details": "Message type is currently not supported."},
-                }
-            ]
-        elif media is not None:
-            message["type"] = media_type
-            message[media_type] = dict(media)
-        else:
-            message["type"] = "text"
-            message["text"] = {"body": text or ""}
-        if reply_to is not None:
-            message["context"] = {"id": reply_to}
-        value = {"contacts": [contact(named, name)], "messages": [message]}
-        self._emit_value(group.phone_number_id, value)
-        return message_id
 
     # -- public helpers --------------------------------------------------------------------------
 
@@ -369,7 +249,7 @@ class FakeGraphAPI(FakeServer):
                     "group_id": group.id,
                     "type": "group_join_request_created",
                     "join_request_id": request.id,
-                    **identity(self._state, request.wa_id),
+                    **self._state.names.of(request.wa_id),
                 }
                 self._emit(group.phone_number_id, "group_participants_update", update)
         return [request.id for request in added]

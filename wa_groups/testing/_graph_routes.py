@@ -1,9 +1,10 @@
-"""The fake Graph API's routes: read each request, apply the state's rules, answer in Graph's shapes."""
+"""The fake Graph API's routes: read each request, apply the state's rules, answer in Graph's shapes.
+
+A message to a group is handed to the group messaging half (:mod:`~wa_groups.testing._graph_messages_routes`).
+"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -20,34 +21,31 @@ from wa_groups.testing._graph_state import (
     FakeGroup,
     GraphState,
     Refusal,
-    check_picture,
-    identity,
     join_requests,
-    normalize_user,
     timestamp,
 )
 from wa_groups.testing._graph_wire import (
-    contact,
+    check_picture,
     decode_cursor,
     encode_cursor,
     error_response,
     group_field,
     item_error,
     maybe_json,
+    picture_change,
     read_invite,
     read_text,
     read_users,
-    status_object,
 )
 from wa_groups.testing._routing import Abort, Call, Route, json_response
 from wa_groups.testing._store import IndexedDict
 
-__all__ = ["Emit", "EmitValue", "GraphRoutes"]
+__all__ = ["Emit", "GraphRoutes", "SendToGroup"]
 
 #: Queue a webhook: business number, webhook field, the ``groups[0]`` update.
 Emit = Callable[[str, str, dict[str, Any]], None]
-#: Queue a ``messages`` webhook: business number, the change's value (statuses, messages, contacts).
-EmitValue = Callable[[str, dict[str, Any]], None]
+#: Answer a message to a group: business number, the request's fields.
+SendToGroup = Callable[[str, dict[str, Any]], web.Response]
 
 _Handler = Callable[[Call], Awaitable[web.Response]]
 
@@ -58,15 +56,11 @@ class GraphRoutes:
     """The handlers of the fake Graph API's routes, over one :class:`GraphState`."""
 
     def __init__(
-        self, state: GraphState, emit: Emit, *, legacy_list_shape: bool = False, emit_value: EmitValue | None = None
+        self, state: GraphState, emit: Emit, send_to_group: SendToGroup, *, legacy_list_shape: bool = False
     ) -> None:
         self._state = state
         self._emit = emit
-        self._emit_value = emit_value
-        #: Send ``sent`` then per-participant ``delivered`` and ``read`` webhooks after each group message.
-        self.auto_statuses = True
-        #: Group id -> error code: messages to these groups are reported ``failed`` instead of ``sent``.
-        self.failing_groups: dict[str, int] = {}
+        self._send_to_group = send_to_group
         #: Answer the group list as ``{"data": [...]}`` (an older shape) instead of ``{"data": {"groups": [...]}}``.
         self.legacy_list_shape = legacy_list_shape
 
@@ -98,9 +92,7 @@ class GraphRoutes:
         """Return an :class:`Abort` carrying :meth:`error` for a handler to raise."""
         return Abort(self.error(code, details, **kwargs))
 
-    def _refusals(
-        self, handler: Callable[[Call], Awaitable[web.Response]]
-    ) -> Callable[[Call], Awaitable[web.Response]]:
+    def _refusals(self, handler: _Handler) -> _Handler:
         async def answer(call: Call) -> web.Response:
             try:
                 return await handler(call)
@@ -232,7 +224,7 @@ class GraphRoutes:
         number = self._number(call)
         data = self._fields(call)
         if data.get("recipient_type") == "group":
-            return self._send_group_message(number, data)
+            return self._send_to_group(number, data)
         to, template, group_id = read_invite(data)
         message_id, wa_id = self._state.send_invite(to, group_id, template)
         return json_response(
@@ -242,66 +234,6 @@ class GraphRoutes:
                 "messages": [{"id": message_id}],
             }
         )
-
-    def _send_group_message(self, number: str, data: dict[str, Any]) -> web.Response:
-        to = data.get("to")
-        if not isinstance(to, str) or not to:
-            raise Refusal(100, "The parameter to is required (the group id)")
-        group = self._state.groups.get(to)
-        if group is None and (to in self._state.numbers or normalize_user(to).isdigit()):
-            # Meta refuses a recipient_type that does not match the kind of id in "to" at once.
-            raise Refusal(100, "recipient_type group needs a group id in to, not a phone number")
-        if group is None or group.phone_number_id != number:
-            raise Refusal(131041, f"No group with id {to}")
-        message_id = self._state.send_group_message(group, data)
-        self.report_statuses(group, message_id)
-        return json_response(
-            {"messaging_product": "whatsapp", "contacts": [{"input": to}], "messages": [{"id": message_id}]}
-        )
-
-    def report_statuses(self, group: FakeGroup, message_id: str) -> None:
-        """Queue the status webhooks of a group message: ``sent`` (or ``failed``), then delivered and read.
-
-        Per-participant statuses come either in one delivery for all participants (Meta's aggregation) or
-        one delivery each, chosen at random with the fake's seed.
-        """
-        if self._emit_value is None or not self.auto_statuses:
-            return
-        now = timestamp()
-        code = self.failing_groups.get(group.id)
-        if code is not None:
-            errors = [item_error(code, "The message could not be delivered to the group")]
-            failed = status_object(message_id, group.id, "failed", now, errors=errors)
-            self._emit_value(group.phone_number_id, {"statuses": [failed]})
-            return
-        self._emit_value(group.phone_number_id, {"statuses": [status_object(message_id, group.id, "sent", now)]})
-        for status in ("delivered", "read"):
-            self.report_participants(group, [message_id], list(group.participants), status, now)
-
-    def report_participants(
-        self, group: FakeGroup, message_ids: list[str], users: list[str], status: str, now: int
-    ) -> None:
-        """Queue ``status`` for every (message, participant) pair, aggregated or not (chosen at random)."""
-        if self._emit_value is None or not users or not message_ids:
-            return
-        rng = self._state.rng
-        items: list[tuple[dict[str, Any], dict[str, Any]]] = []
-        for user in users:
-            named = identity(self._state, user)
-            spelling = rng.choice(("recipient_participant_id", "participant_recipient_id"))
-            items.extend(
-                (status_object(m, group.id, status, now, named, spelling=spelling), named) for m in message_ids
-            )
-        bsuid_era = self._state.identities != "phone"
-        batches = [items] if rng.random() < 0.5 else [[item] for item in items]
-        for batch in batches:
-            value: dict[str, Any] = {"statuses": [item for item, _ in batch]}
-            if bsuid_era:
-                seen: dict[str, dict[str, Any]] = {}
-                for _, named in batch:
-                    seen.setdefault(str(named), contact(named))
-                value["contacts"] = list(seen.values())
-            self._emit_value(group.phone_number_id, value)
 
     # -- group -----------------------------------------------------------------------------------
 
@@ -314,7 +246,7 @@ class GraphRoutes:
         info: dict[str, Any] = {"id": group.id, "messaging_product": "whatsapp"}
         for name in requested:
             if name not in info:
-                info[name] = group_field(group, name, lambda user: identity(self._state, user))
+                info[name] = group_field(group, name, self._state.names.of)
         return json_response(info)
 
     async def _update_group(self, call: Call) -> web.Response:
@@ -340,11 +272,7 @@ class GraphRoutes:
             changes["group_description"] = {"text": description, "update_successful": True}
         if picture is not None:
             group.profile_picture = picture
-            changes["profile_picture"] = {
-                "mime_type": "image/jpeg",
-                "sha256": base64.b64encode(hashlib.sha256(picture).digest()).decode(),
-                "update_successful": True,
-            }
+            changes["profile_picture"] = picture_change(picture)
         request_id = self._state.request_id()
         update = {
             "timestamp": str(timestamp()),
@@ -396,7 +324,7 @@ class GraphRoutes:
             "group_id": group.id,
             "type": "group_participants_add",
             "request_id": request_id,
-            "added_participants": [{"input": raw, **identity(self._state, wa_id)} for raw, wa_id in users],
+            "added_participants": [{"input": raw, **self._state.names.of(wa_id)} for raw, wa_id in users],
         }
         self._emit(group.phone_number_id, "group_participants_update", update)
         return json_response({"messaging_product": "whatsapp", "request_id": request_id})
@@ -412,7 +340,7 @@ class GraphRoutes:
             "type": "group_participants_remove",
             "request_id": request_id,
             "removed_participants": [
-                {"input": raw, **(identity(self._state, wa_id) if self._state.identities != "phone" else {})}
+                {"input": raw, **(self._state.names.of(wa_id) if self._state.names.bsuid_era else {})}
                 for raw, wa_id in users
             ],
             "failed_participants": [],
@@ -427,7 +355,7 @@ class GraphRoutes:
         data = [
             {
                 "join_request_id": request.id,
-                **identity(self._state, request.wa_id),
+                **self._state.names.of(request.wa_id),
                 "creation_timestamp": request.created_at,
             }
             for request in found
@@ -464,7 +392,7 @@ class GraphRoutes:
                 "group_id": group.id,
                 "type": "group_participants_add",
                 "reason": "invite_link",
-                "added_participants": [identity(self._state, wa_id) for wa_id in outcome.added],
+                "added_participants": [self._state.names.of(wa_id) for wa_id in outcome.added],
             }
             self._emit(group.phone_number_id, "group_participants_update", update)
         return json_response(payload)

@@ -1,15 +1,14 @@
 """The fake Graph API's world: business numbers, groups, join requests, and the rules Graph applies to them.
 
-Nothing here speaks HTTP. A rule that refuses an operation raises :class:`Refusal` with the Graph
-error code, and the routes turn it into Graph's error envelope. The limits are the fake's own copy
-of Meta's, kept apart from the client's tables on purpose.
+Nothing here speaks HTTP. A rule that refuses an operation raises :class:`Refusal` with the Graph error code,
+and the routes turn it into Graph's error envelope. The limits are the fake's own copy of Meta's, kept apart
+from the client's tables on purpose. Group messages have their own rules in ``_graph_messages_state``.
 """
 
 from __future__ import annotations
 
 import base64
 import collections
-import hashlib
 import random
 import re
 import time
@@ -18,7 +17,8 @@ from typing import Any, Final
 
 import attrs
 
-from wa_groups.testing._store import IndexedDict
+from wa_groups.testing._graph_identity import Identities, bsuid_for
+from wa_groups.testing._store import IndexedDict, MemberList
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -27,22 +27,14 @@ __all__ = [
     "MAX_DESCRIPTION_CHARS",
     "MAX_PAGE_SIZE",
     "MAX_PARTICIPANTS_PER_CALL",
-    "MAX_PINNED",
-    "GROUP_MESSAGE_TYPES",
-    "IDENTITY_MODES",
     "MAX_SUBJECT_CHARS",
     "FakeGroup",
     "FakeJoinRequest",
     "GraphState",
     "Refusal",
     "Settlement",
-    "apply_pin",
-    "bsuid_for",
-    "check_group_message",
-    "identity",
-    "check_picture",
+    "b64",
     "join_requests",
-    "jpeg_dimensions",
     "normalize_user",
     "timestamp",
 ]
@@ -52,19 +44,7 @@ MAX_DESCRIPTION_CHARS: Final = 2048
 MAX_PARTICIPANTS_PER_CALL: Final = 8
 MAX_PAGE_SIZE: Final = 1024
 DEFAULT_PAGE_SIZE: Final = 25
-MAX_PICTURE_BYTES: Final = 5 * 1024 * 1024
-MIN_PICTURE_PIXELS: Final = 192
 JOIN_APPROVAL_MODES: Final = frozenset({"approval_required", "auto_approve"})
-#: At most this many messages are pinned in a group; pinning one more unpins the oldest.
-MAX_PINNED: Final = 3
-#: Message types the fake accepts for groups (Meta: text, media, text/media templates; pin for admins). Types
-#: Meta neither allows nor forbids (stickers, reactions...) are accepted too, as the real API decides them.
-GROUP_MESSAGE_TYPES: Final = frozenset(
-    {"text", "image", "video", "audio", "document", "template", "sticker", "reaction", "location", "contacts"}
-)
-#: ``phone``: 2025-era payloads (phone numbers only); ``bsuid``: 2026 payloads without phone numbers;
-#: ``both``: 2026 payloads that still carry the phone number beside the BSUID.
-IDENTITY_MODES: Final = frozenset({"phone", "bsuid", "both"})
 GROUP_FIELDS: Final = frozenset(
     {
         "id",
@@ -82,8 +62,6 @@ GROUP_FIELDS: Final = frozenset(
 _ALPHANUMERIC_ONLY: Final = bytes.maketrans(b"+/=", b"xQk")
 _PHONE_LIKE: Final = re.compile(r"\+?[\d\s().\-]*\d[\d\s().\-]*")
 _NON_DIGITS: Final = re.compile(r"\D")
-# JPEG start-of-frame markers (baseline, progressive, lossless...); C4, C8 and CC are other segments.
-_SOF_MARKERS: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def timestamp() -> int:
@@ -91,7 +69,8 @@ def timestamp() -> int:
     return int(time.time())
 
 
-def _b64(text: str) -> str:
+def b64(text: str) -> str:
+    """Return ``text`` in unpadded URL-safe base64, the look of Graph's opaque ids."""
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
@@ -132,8 +111,9 @@ class FakeGroup:
     description: str = ""
     #: ``approval_required`` or ``auto_approve``.
     join_approval_mode: str = "auto_approve"
-    #: WhatsApp ids of the participants, the business excluded.
-    participants: list[str] = attrs.field(factory=list)
+    #: WhatsApp ids of the participants, the business excluded. A list assigned here is kept as a
+    #: :class:`~wa_groups.testing._store.MemberList`, which answers ``in`` without a scan of the group.
+    participants: list[str] = attrs.field(factory=MemberList, converter=MemberList)
     #: The current invite link; ``None`` after it was deleted (the next GET makes a new one).
     invite_link: str | None = None
     #: Whether WhatsApp suspended the group (writes then answer 131207).
@@ -170,52 +150,6 @@ def normalize_user(value: str) -> str:
     return text
 
 
-def jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
-    """Return (width, height) read from a JPEG's start-of-frame header, or ``None`` when there is none."""
-    if not data.startswith(b"\xff\xd8"):
-        return None
-    index, size = 2, len(data)
-    while index + 4 <= size:
-        if data[index] != 0xFF:
-            return None
-        marker = data[index + 1]
-        if marker == 0xFF:  # fill byte
-            index += 1
-            continue
-        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a length
-            index += 2
-            continue
-        if marker in (0xD9, 0xDA):  # end of image or start of scan before any frame header
-            return None
-        length = int.from_bytes(data[index + 2 : index + 4], "big")
-        if marker in _SOF_MARKERS:
-            if index + 9 > size:
-                return None
-            height = int.from_bytes(data[index + 5 : index + 7], "big")
-            width = int.from_bytes(data[index + 7 : index + 9], "big")
-            return width, height
-        index += 2 + length
-    return None
-
-
-def check_picture(picture: bytes) -> None:
-    """Refuse a profile picture Graph would refuse: too large, not JPEG, not square or too small."""
-    if len(picture) > MAX_PICTURE_BYTES:
-        raise Refusal(100, "The profile picture is larger than 5 MB")
-    if not picture.startswith(b"\xff\xd8\xff"):
-        raise Refusal(100, "The profile picture must be a JPEG image")
-    size = jpeg_dimensions(picture)
-    if size is None:
-        raise Refusal(100, "The profile picture is not a readable JPEG image")
-    width, height = size
-    if width != height:
-        raise Refusal(131209, f"The profile picture is {width}x{height} pixels; it must be square")
-    if width < MIN_PICTURE_PIXELS:
-        raise Refusal(
-            131210, f"The profile picture is {width}x{height} pixels; it must be at least {MIN_PICTURE_PIXELS}"
-        )
-
-
 def join_requests(group: FakeGroup) -> IndexedDict[str, FakeJoinRequest]:
     """Return a group's pending join requests as an :class:`IndexedDict` (paging needs its position index)."""
     # Tests may assign a plain dict; wrap it once.
@@ -250,14 +184,8 @@ class GraphState:
         self.join_request_sends: collections.Counter[str] = collections.Counter()
         #: Invite template messages accepted, oldest first.
         self.messages: list[dict[str, Any]] = []
-        #: Messages accepted for groups (pins included), oldest first: id, group_id, type, body.
-        self.group_messages: list[dict[str, Any]] = []
-        #: How many sends (pins excluded) each group accepted; above 1 for one broadcast means a duplicate.
-        self.group_sends: collections.Counter[str] = collections.Counter()
-        #: How users are named in answers and webhooks: one of :data:`IDENTITY_MODES`.
-        self.identities = "phone"
-        #: Usernames by WhatsApp id, shown in BSUID-era payloads.
-        self.usernames: dict[str, str] = {}
+        #: How users are named in answers and webhooks.
+        self.names = Identities()
         self._issued_ids: set[str] = set()
         self._join_serial = 0
         self._wa_serial = 0
@@ -321,7 +249,7 @@ class GraphState:
         """Create a group with a fresh id and invite link; no rule is checked."""
         display = self.numbers[number]
         while True:
-            group_id = _b64(f"capi_group:{display}:120363{self._rng.randrange(10**12):012d}")
+            group_id = b64(f"capi_group:{display}:120363{self._rng.randrange(10**12):012d}")
             if group_id not in self._issued_ids:
                 break
         self._issued_ids.add(group_id)
@@ -356,7 +284,7 @@ class GraphState:
             else:
                 wa_id = users[index]
             self._join_serial += 1
-            request_id = _b64(f"{wa_id}:{120363000000000000 + self._join_serial}")
+            request_id = b64(f"{wa_id}:{120363000000000000 + self._join_serial}")
             request = requests[request_id] = FakeJoinRequest(id=request_id, wa_id=wa_id, created_at=now)
             added.append(request)
         return added
@@ -366,7 +294,7 @@ class GraphState:
     def add_participants(self, group: FakeGroup, users: Iterable[tuple[str, str]]) -> None:
         """Add ``(as sent, WhatsApp id)`` users, refusing one already in (131202) or a full group (131204)."""
         users = list(users)
-        present = set(group.participants)
+        present = group.participants
         seen: set[str] = set()
         for raw, wa_id in users:
             if wa_id in present or wa_id in seen:
@@ -381,9 +309,11 @@ class GraphState:
 
         A participant may be named by the BSUID the fake gives them.
         """
-        by_bsuid = {bsuid_for(member): member for member in group.participants}
-        users = [(raw, by_bsuid.get(wa_id, wa_id)) for raw, wa_id in users]
-        present = set(group.participants)
+        present = group.participants
+        users = list(users)
+        if any(wa_id not in present for _, wa_id in users):
+            by_bsuid = {bsuid_for(member): member for member in present}
+            users = [(raw, by_bsuid.get(wa_id, wa_id)) for raw, wa_id in users]
         for raw, wa_id in users:
             if wa_id not in present:
                 raise Refusal(131212, f"{raw} is not a participant of the group")
@@ -394,8 +324,7 @@ class GraphState:
         """Approve or reject join requests one by one; an approval adds the user unless the group is full."""
         self.join_request_sends.update(i for i in ids if isinstance(i, str))
         pending = join_requests(group)
-        participants = group.participants
-        members = set(participants)
+        participants = group.participants  # a MemberList: ``in`` costs no scan of the group
         counter = self.approved if approve else self.rejected
         done: list[str] = []
         failed: list[tuple[Any, int, str]] = []
@@ -405,31 +334,18 @@ class GraphState:
             if request is None:
                 failed.append((request_id, 131213, f"No pending join request {request_id}"))
                 continue
-            if approve and request.wa_id not in members:
+            if approve and request.wa_id not in participants:
                 if len(participants) >= self.max_participants:
                     failed.append(
                         (request_id, 131204, f"A group may have at most {self.max_participants} participants")
                     )
                     continue
                 participants.append(request.wa_id)
-                members.add(request.wa_id)
                 added.append(request.wa_id)
             del pending[request_id]
             counter[request_id] += 1
             done.append(request_id)
         return Settlement(done=done, failed=failed, added=added)
-
-    def send_group_message(self, group: FakeGroup, data: dict[str, Any]) -> str:
-        """Accept a message (or a pin) for a live group and return its new message id."""
-        kind = check_group_message(self, group, data)
-        if kind == "pin":
-            apply_pin(group, data.get("pin"))
-        message_id = "wamid." + _b64(f"{group.id[:12]}:{self.token(24)}")
-        if kind != "pin":
-            group.message_ids.append(message_id)
-            self.group_sends[group.id] += 1
-        self.group_messages.append({"id": message_id, "group_id": group.id, "type": kind, "body": data})
-        return message_id
 
     def send_invite(self, to: str, group_id: str, template: dict[str, Any]) -> tuple[str, str]:
         """Record an invite template message to a live group; return the message id and the user's WhatsApp id."""
@@ -439,90 +355,6 @@ class GraphState:
         if group.suspended:
             raise Refusal(131207, "The group is suspended")
         wa_id = normalize_user(to)
-        message_id = "wamid." + _b64(f"{wa_id}:{self.token(24)}")
+        message_id = "wamid." + b64(f"{wa_id}:{self.token(24)}")
         self.messages.append({"id": message_id, "to": to, "group_id": group_id, "template": template})
         return message_id, wa_id
-
-
-# -- identities --------------------------------------------------------------------------------------
-
-
-def bsuid_for(user: str) -> str:
-    """Return the business-scoped user id the fake gives a user (a BSUID stays itself)."""
-    if not user.isdigit():
-        return user
-    number = int.from_bytes(hashlib.sha256(user.encode()).digest()[:8], "big")
-    return f"US.{number:020d}"
-
-
-def identity(state: GraphState, user: str, *, key: str = "wa_id") -> dict[str, Any]:
-    """Return how a user is named in the fake's current identity mode.
-
-    ``key`` names the phone number's field (``wa_id`` in most payloads). In ``bsuid`` mode the phone number
-    is left out, in ``phone`` mode the BSUID; a user known only by BSUID is always named by it.
-    """
-    named: dict[str, Any] = {}
-    is_phone = user.isdigit()
-    if is_phone and state.identities in ("phone", "both"):
-        named[key] = user
-    if state.identities in ("bsuid", "both") or not is_phone:
-        named["user_id"] = bsuid_for(user)
-        username = state.usernames.get(user)
-        if username is not None:
-            named["username"] = username
-    return named
-
-
-def check_group_message(state: GraphState, group: FakeGroup, data: Mapping[str, Any]) -> str:
-    """Refuse a group message Graph would refuse; return its type."""
-    if group.suspended:
-        raise Refusal(131207, "The group is suspended")
-    kind = data.get("type")
-    if not isinstance(kind, str):
-        raise Refusal(100, "The parameter type is required")
-    if kind == "pin":
-        return "pin"
-    if kind == "interactive":
-        raise Refusal(131009, "Interactive messages are not supported in groups")
-    if kind not in GROUP_MESSAGE_TYPES:
-        raise Refusal(100, f"Unsupported message type {kind!r}")
-    content = data.get(kind)
-    if not isinstance(content, dict):
-        raise Refusal(100, f"The parameter {kind} is required")
-    if kind == "text" and (not isinstance(content.get("body"), str) or not content["body"]):
-        raise Refusal(100, "The parameter text.body is required")
-    if kind in ("image", "video", "audio", "document", "sticker") and not (content.get("id") or content.get("link")):
-        raise Refusal(100, f"{kind} needs an id or a link")
-    if kind == "template":
-        name = content.get("name")
-        language = content.get("language")
-        if not isinstance(name, str) or not name or not isinstance(language, dict) or not language.get("code"):
-            raise Refusal(100, "template needs a name and a language code")
-        if "auth" in name.lower() or "otp" in name.lower():
-            raise Refusal(131009, "Authentication templates cannot be sent to groups")
-    if not group.participants:
-        raise Refusal(131020, "Bad Group: cannot send messages to single member groups")
-    return kind
-
-
-def apply_pin(group: FakeGroup, pin: Any) -> None:
-    """Pin or unpin a message of the group as Graph does: 1..30 days, at most 3 pinned, the oldest evicted."""
-    if not isinstance(pin, dict) or pin.get("type") not in ("pin", "unpin"):
-        raise Refusal(100, "pin.type must be pin or unpin")
-    message_id = pin.get("message_id")
-    if not isinstance(message_id, str) or message_id not in group.message_ids:
-        raise Refusal(100, f"No message {message_id!r} in this group")
-    if pin["type"] == "unpin":
-        if "expiration_days" in pin:
-            raise Refusal(100, "expiration_days is only for pin")
-        if message_id not in group.pinned:
-            raise Refusal(100, "The message is not pinned")
-        group.pinned.remove(message_id)
-        return
-    days = pin.get("expiration_days")
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 30:
-        raise Refusal(100, "pin.expiration_days must be an integer from 1 to 30")
-    if message_id in group.pinned:
-        group.pinned.remove(message_id)
-    group.pinned.append(message_id)
-    del group.pinned[:-MAX_PINNED]

@@ -1,5 +1,6 @@
-"""How the fake Graph API writes and reads the wire: error envelopes, cursors, JSON shapes, signed webhooks.
+"""How the fake Graph API writes and reads the wire: errors, cursors, JSON shapes, webhooks, request checks.
 
+The checks refuse what a request carries that Graph would refuse (a field, an uploaded profile picture).
 Everything here is a plain function of its arguments; the fake's own tables are kept apart from the
 client's on purpose, so a mistake in the client's tables shows up as a failing test.
 """
@@ -22,18 +23,19 @@ from wa_groups.testing._routing import json_response
 __all__ = [
     "ERRORS",
     "TRANSIENT_CODES",
-    "contact",
+    "check_picture",
     "decode_cursor",
     "encode_cursor",
     "error_response",
     "group_field",
     "invite_group_id",
     "item_error",
+    "jpeg_dimensions",
     "maybe_json",
+    "picture_change",
     "read_invite",
     "read_text",
     "read_users",
-    "status_object",
     "usage_header",
     "webhook_delivery",
 ]
@@ -68,6 +70,10 @@ ERRORS: Final[Mapping[int, tuple[int, str, str | None]]] = {
 }
 #: Codes Graph marks ``is_transient`` whatever their HTTP status.
 TRANSIENT_CODES: Final = frozenset({1, 2, 131000, 131016, 131057})
+MAX_PICTURE_BYTES: Final = 5 * 1024 * 1024
+MIN_PICTURE_PIXELS: Final = 192
+# JPEG start-of-frame markers (baseline, progressive, lossless...); C4, C8 and CC are other segments.
+_SOF_MARKERS: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def error_response(
@@ -250,7 +256,16 @@ def group_field(group: FakeGroup, name: str, name_user: Callable[[str], dict[str
     raise KeyError(name)
 
 
-# -- reading requests: a malformed field is refused with code 100 --------------------------------
+def picture_change(picture: bytes) -> dict[str, Any]:
+    """Return the ``profile_picture`` entry of a ``group_settings_update`` webhook for an uploaded picture."""
+    return {
+        "mime_type": "image/jpeg",
+        "sha256": base64.b64encode(hashlib.sha256(picture).digest()).decode(),
+        "update_successful": True,
+    }
+
+
+# -- reading requests: a malformed field is refused with code 100, a bad picture with its own code ------
 
 
 def read_users(data: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -310,54 +325,47 @@ def read_invite(data: Mapping[str, Any]) -> tuple[str, dict[str, Any], str]:
     return to, template, group_id
 
 
-def status_object(
-    message_id: str,
-    group_id: str,
-    status: str,
-    now: int,
-    participant: Mapping[str, Any] | None = None,
-    *,
-    spelling: str = "recipient_participant_id",
-    errors: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Return one status object of a group message, as Meta's ``messages`` webhook carries it.
-
-    ``participant`` is how the user is named (``wa_id``/``user_id``); its phone number goes under
-    ``spelling`` (Meta's pages use ``recipient_participant_id`` and ``participant_recipient_id``), its BSUID
-    under ``recipient_participant_user_id``. Delivered and read statuses carry pricing, beside the conversation.
-    """
-    item: dict[str, Any] = {
-        "id": message_id,
-        "status": status,
-        "timestamp": str(now),
-        "recipient_id": group_id,
-        "recipient_type": "group",
-    }
-    if participant is not None:
-        if "wa_id" in participant:
-            item[spelling] = participant["wa_id"]
-        if "user_id" in participant:
-            item["recipient_participant_user_id"] = participant["user_id"]
-        item["pricing"] = {
-            "billable": False,
-            "pricing_model": "PMP",
-            "type": "free_group_customer_service",
-            "category": "group_service",
-        }
-    if errors is not None:
-        item["errors"] = errors
-    return item
+def jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
+    """Return (width, height) read from a JPEG's start-of-frame header, or ``None`` when there is none."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    index, size = 2, len(data)
+    while index + 4 <= size:
+        if data[index] != 0xFF:
+            return None
+        marker = data[index + 1]
+        if marker == 0xFF:  # fill byte
+            index += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            index += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image or start of scan before any frame header
+            return None
+        length = int.from_bytes(data[index + 2 : index + 4], "big")
+        if marker in _SOF_MARKERS:
+            if index + 9 > size:
+                return None
+            height = int.from_bytes(data[index + 5 : index + 7], "big")
+            width = int.from_bytes(data[index + 7 : index + 9], "big")
+            return width, height
+        index += 2 + length
+    return None
 
 
-def contact(named: Mapping[str, Any], name: str | None = None) -> dict[str, Any]:
-    """Return a ``contacts[]`` entry for a user named as ``named`` (``wa_id``, ``user_id``, ``username``)."""
-    profile: dict[str, Any] = {}
-    if name is not None:
-        profile["name"] = name
-    if "username" in named:
-        profile["username"] = named["username"]
-    entry: dict[str, Any] = {"profile": profile}
-    for key in ("wa_id", "user_id"):
-        if key in named:
-            entry[key] = named[key]
-    return entry
+def check_picture(picture: bytes) -> None:
+    """Refuse a profile picture Graph would refuse: too large, not JPEG, not square or too small."""
+    if len(picture) > MAX_PICTURE_BYTES:
+        raise Refusal(100, "The profile picture is larger than 5 MB")
+    if not picture.startswith(b"\xff\xd8\xff"):
+        raise Refusal(100, "The profile picture must be a JPEG image")
+    size = jpeg_dimensions(picture)
+    if size is None:
+        raise Refusal(100, "The profile picture is not a readable JPEG image")
+    width, height = size
+    if width != height:
+        raise Refusal(131209, f"The profile picture is {width}x{height} pixels; it must be square")
+    if width < MIN_PICTURE_PIXELS:
+        raise Refusal(
+            131210, f"The profile picture is {width}x{height} pixels; it must be at least {MIN_PICTURE_PIXELS}"
+        )

@@ -1,11 +1,28 @@
-"""The insertion-ordered mapping the fakes keep their objects in, and cursor paging over it."""
+"""The containers the fakes keep their objects in.
+
+:class:`IndexedDict` is an insertion-ordered mapping with cursor paging; :class:`MemberList` a list of user ids
+that answers ``in`` without a scan.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, MutableMapping, ValuesView
-from typing import Any, Final, Generic, TypeVar, overload
+import collections
+from collections.abc import (
+    Callable,
+    ItemsView,
+    Iterable,
+    Iterator,
+    KeysView,
+    Mapping,
+    MutableMapping,
+    ValuesView,
+)
+from typing import TYPE_CHECKING, Any, Final, Generic, SupportsIndex, TypeVar, overload
 
-__all__ = ["IndexedDict"]
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["IndexedDict", "MemberList"]
 
 K = TypeVar("K")
 T = TypeVar("T")
@@ -151,3 +168,106 @@ class IndexedDict(MutableMapping[K, V], Generic[K, V]):
                 found.append((key, value))
         more = len(found) > limit
         return found[:limit], more
+
+
+class MemberList(list[str]):
+    """A list of user ids that answers ``id in members`` in O(1).
+
+    A group's participants are kept in one, so that approving join requests does not build a set of the whole
+    group on every call. It is a real list (tests assign, append, slice, sort and compare it as one), and every
+    method that changes its items keeps a count of each id in step; copies and slices are plain lists.
+    """
+
+    __slots__ = ("_counts",)
+
+    _counts: collections.Counter[str]
+
+    def __init__(self, items: Iterable[str] = ()) -> None:
+        super().__init__(items)
+        self._counts = collections.Counter(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default reduction of a list subclass restores the slots and then appends the items again, which
+        # would count every id twice (and share the counter with the original on a shallow copy).
+        return (type(self), (list(self),))
+
+    def __contains__(self, item: object) -> bool:
+        try:
+            return item in self._counts
+        except TypeError:  # an unhashable value is in no list of ids
+            return False
+
+    def _count(self, items: Iterable[str]) -> None:
+        self._counts.update(items)
+
+    def _uncount(self, items: Iterable[str]) -> None:
+        counts = self._counts
+        for item in items:
+            counts[item] -= 1
+            if counts[item] <= 0:
+                del counts[item]
+
+    def append(self, item: str, /) -> None:
+        """Append an id."""
+        super().append(item)
+        self._counts[item] += 1
+
+    def extend(self, items: Iterable[str], /) -> None:
+        """Append every id of ``items``."""
+        added = list(items)
+        super().extend(added)
+        self._count(added)
+
+    def insert(self, index: SupportsIndex, item: str, /) -> None:
+        """Insert an id before ``index``."""
+        super().insert(index, item)
+        self._counts[item] += 1
+
+    def remove(self, item: str, /) -> None:
+        """Remove the first occurrence of an id (``ValueError`` when it is absent)."""
+        super().remove(item)
+        self._uncount((item,))
+
+    def pop(self, index: SupportsIndex = -1, /) -> str:
+        """Remove and return the id at ``index`` (the last one by default)."""
+        item = super().pop(index)
+        self._uncount((item,))
+        return item
+
+    def clear(self) -> None:
+        """Remove every id."""
+        super().clear()
+        self._counts.clear()
+
+    @overload
+    def __setitem__(self, index: SupportsIndex, item: str, /) -> None: ...
+
+    @overload
+    def __setitem__(self, index: slice, items: Iterable[str], /) -> None: ...
+
+    def __setitem__(self, index: SupportsIndex | slice, value: Any, /) -> None:
+        if isinstance(index, slice):
+            new = list(value)
+            old = self[index]
+            super().__setitem__(index, new)
+            self._uncount(old)
+            self._count(new)
+            return
+        previous = self[index]
+        super().__setitem__(index, value)
+        self._uncount((previous,))
+        self._counts[value] += 1
+
+    def __delitem__(self, index: SupportsIndex | slice, /) -> None:
+        old = self[index] if isinstance(index, slice) else [self[index]]
+        super().__delitem__(index)
+        self._uncount(old)
+
+    def __iadd__(self, items: Iterable[str], /) -> Self:  # type: ignore[override,misc]
+        self.extend(items)
+        return self
+
+    def __imul__(self, times: SupportsIndex, /) -> Self:
+        super().__imul__(times)
+        self._counts = collections.Counter(self)
+        return self

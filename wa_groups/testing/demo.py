@@ -2,19 +2,34 @@
 
 Some groups are nearly full and a few are suspended, so part of the join requests cannot be approved: the demo
 shows failures (#131204 Participant limit reached, #131207 Group suspended) next to successes, and
-:meth:`DemoServer.check` reads back from the server what the job did.
+:meth:`DemoServer.check` reads back from the server what the job did. :meth:`DemoServer.broadcast` then sends
+one text message to the groups with ``client.broadcast`` while a webhook receiver on 127.0.0.1 follows the
+delivery statuses the fake sends, and compares what arrived with the fake's own record.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import random
+import time
+from typing import Final
 
 import attrs
 
+from .. import text_message
+from ..bulk import BulkResult
 from ..client import GroupsClient
+from ..webhooks import DeliveryTracker, TrackedMessage, WebhookEvent, WebhookReceiver
 from ._graph import FakeGraphAPI
 
-__all__ = ["DemoSeed", "DemoServer", "ServerCheck"]
+__all__ = ["BROADCAST_MAX_GROUPS", "BroadcastCheck", "DemoSeed", "DemoServer", "ServerCheck"]
+
+#: The demo broadcasts to at most this many groups (the first ones), so that the status webhooks that follow
+#: (about ten per group) arrive within seconds.
+BROADCAST_MAX_GROUPS: Final = 2_000
+#: The secret the fake signs its webhooks with and the receiver checks them against.
+_APP_SECRET: Final = "wa-groups-demo-app-secret"
 
 
 @attrs.frozen(kw_only=True)
@@ -47,6 +62,32 @@ class ServerCheck:
     """Join requests still open."""
 
 
+@attrs.frozen(kw_only=True)
+class BroadcastCheck:
+    """What the demo broadcast did: the client's result, the statuses received, and the fake's own record."""
+
+    text: str
+    """The text sent."""
+    receiver_url: str
+    """Where the webhook receiver listened."""
+    result: BulkResult
+    """The broadcast's result, as ``client.broadcast`` returned it: ``details`` holds each group's message id."""
+    elapsed: float
+    """Seconds the broadcast took."""
+    delivered: int
+    """Deliveries reported by the status webhooks received: (message, participant) pairs; a read counts too."""
+    read: int
+    """Reads reported by the status webhooks received."""
+    waited: float
+    """Seconds waited for the status webhooks after the broadcast."""
+    complete: bool
+    """Whether every status webhook the fake queued was delivered within the wait."""
+    server_sent_to: int
+    """Groups that accepted the message, by the fake's record."""
+    server_participants: int
+    """Participants of those groups, by the fake's record: what ``delivered`` and ``read`` reach when complete."""
+
+
 class DemoServer:
     """A fake Graph API on 127.0.0.1 seeded for the demo; use it with ``async with``.
 
@@ -62,13 +103,24 @@ class DemoServer:
         self._groups = groups
         self._requests = requests
         self._seed = seed
-        self._fake = FakeGraphAPI(latency=latency, max_groups=max(10_000, groups), record_requests=False, seed=seed)
+        self._fake = FakeGraphAPI(
+            latency=latency,
+            max_groups=max(10_000, groups),
+            record_requests=False,
+            seed=seed,
+            app_secret=_APP_SECRET,
+        )
         self._seeded: DemoSeed | None = None
 
     @property
     def base_url(self) -> str:
         """Return the server's root URL."""
         return self._fake.base_url
+
+    @property
+    def fake(self) -> FakeGraphAPI:
+        """Return the fake Graph API itself, to read its records."""
+        return self._fake
 
     @property
     def max_participants(self) -> int:
@@ -114,6 +166,68 @@ class DemoServer:
             approved=sum(fake.approved.values()),
             sent_twice=sum(1 for times in fake.join_request_sends.values() if times > 1),
             still_pending=sum(len(group.join_requests) for group in fake.groups.values()),
+        )
+
+    async def broadcast(
+        self, client: GroupsClient, text: str, *, concurrency: int = 16, wait: float = 20.0
+    ) -> BroadcastCheck:
+        """Send ``text`` to the groups with ``client.broadcast`` and follow its delivery by webhook.
+
+        A :class:`~wa_groups.webhooks.WebhookReceiver` listens on 127.0.0.1 and the fake posts its signed status
+        webhooks there: ``sent`` per group, ``delivered`` and ``read`` per participant. At most
+        :data:`BROADCAST_MAX_GROUPS` groups are sent to.
+
+        Args:
+            client: A client of this server.
+            text: The message.
+            concurrency: Sends in flight at most.
+            wait: Seconds to wait at most, after the broadcast, for the status webhooks still queued.
+
+        """
+        fake = self._fake
+        before = collections.Counter(fake.group_sends)
+        group_ids = list(fake.groups)[:BROADCAST_MAX_GROUPS] if len(fake.groups) > BROADCAST_MAX_GROUPS else None
+        tracker = DeliveryTracker(max_messages=max(1, min(len(fake.groups), BROADCAST_MAX_GROUPS)))
+
+        async def ignore(event: WebhookEvent) -> None:
+            """Take each event off the receiver's inbox; the tracker has already read it."""
+
+        receiver = WebhookReceiver(_APP_SECRET, "wa-groups-demo-verify-token", handler=ignore)
+        # The tracker reads each delivery's events as they are stored; client.broadcast returns message ids,
+        # not tracked handles, so the demo follows them with its own tracker.
+        receiver.add_listener(tracker.feed)
+        async with receiver.listen("127.0.0.1", 0) as listening:
+            url = f"http://127.0.0.1:{listening.port}/"
+            fake.webhook_url = url
+            try:
+                started = time.monotonic()
+                result = await client.broadcast(text_message(text), group_ids, concurrency=concurrency)
+                elapsed = time.monotonic() - started
+                started = time.monotonic()
+                try:
+                    await asyncio.wait_for(fake.flush_webhooks(), wait)
+                    complete = True
+                except asyncio.TimeoutError:
+                    complete = False
+                waited = time.monotonic() - started
+            finally:
+                fake.webhook_url = None
+        messages = [
+            TrackedMessage(message_id=message_id, group_id=group_id, tracker=tracker)
+            for group_id, message_id in result.details.items()
+        ]
+        accepted = [gid for gid, count in fake.group_sends.items() if count > before[gid]]
+        return BroadcastCheck(
+            text=text,
+            receiver_url=url,
+            result=result,
+            elapsed=elapsed,
+            delivered=sum(len(message.delivered_to) for message in messages),
+            read=sum(len(message.read_by) for message in messages),
+            waited=waited,
+            complete=complete,
+            server_sent_to=len(accepted),
+            server_participants=sum(len(fake.groups[gid].participants) for gid in accepted if gid in fake.groups),
         )
 
     def _seed_groups(self, rng: random.Random) -> DemoSeed:
