@@ -107,3 +107,35 @@ async def test_resend_unknown_sends_again_only_when_asked(fake: FakeGraphAPI, cl
     last = await client.broadcast(text_message("x"), groups, resume=again, result=again, resend_unknown=True)
     assert last is again  # filled in place, the earlier details kept
     assert last.ok and fake.group_sends[unknown] == 1 and len(last.details) == 5
+
+
+async def test_a_broadcasts_messages_can_be_followed_by_handle() -> None:
+    from aiohttp import web
+
+    from wa_groups.webhooks import RedactedAccessLogger, WebhookReceiver
+
+    receiver = WebhookReceiver("app-secret", "verify-token")
+    runner = web.AppRunner(receiver.app, access_log_class=RedactedAccessLogger)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    try:
+        async with FakeGraphAPI(webhook_url=url, app_secret="app-secret") as fake, fake.client() as client:
+            client.attach(receiver)
+            group_ids = fake.add_groups(3, "Tracked")
+            for group_id in group_ids:
+                fake.groups[group_id].participants = ["16505551234", "16505551235"]
+            result = await client.broadcast(text_message("Hello all"), group_ids)
+            assert result.ok and set(result.details) == set(group_ids)
+            handles = [client.track_message(g, m) for g, m in result.details.items()]
+            for handle in handles:
+                sent = await asyncio.wait_for(handle.wait(timeout=10), 15)
+                assert sent.message_id == handle.message_id
+            await fake.flush_webhooks()
+            assert all(set(h.read_by) == {"16505551234", "16505551235"} for h in handles)
+            assert {h.message_id for h in handles} == set(result.details.values())
+        with pytest.raises(ClientValidationError, match="message_id"):
+            client.track_message(group_ids[0], "")
+    finally:
+        await runner.cleanup()

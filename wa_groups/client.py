@@ -512,6 +512,19 @@ class GroupsClient(TransportClient):
             phone_number_id=phone_number_id,
         )
 
+    def track_message(self, group_id: str, message_id: str) -> TrackedMessage:
+        """Return a handle on a group message sent earlier, whose delivery the attached receiver follows.
+
+        Use it for the messages of a broadcast (``result.details`` maps each group to its ``wamid``) or of
+        an earlier process. Statuses that arrived before the handle was made are not lost (the tracker keeps
+        a bounded number of messages).
+        """
+        return TrackedMessage(
+            message_id=checks.check_id(message_id, "message_id"),
+            group_id=checks.check_id(group_id, "group_id"),
+            tracker=self._deliveries,
+        )
+
     # ------------------------------------------------------------------------------------------ webhooks
 
     def attach(self, receiver: WebhookReceiver) -> None:
