@@ -63,6 +63,47 @@ async def test_per_item_failures_are_mapped_to_their_items(fake: FakeGraphAPI, c
     assert isinstance(gone.error, NotFoundError)
 
 
+async def test_explicit_ids_are_sent_while_the_listing_is_read_each_once_its_requester_is_known(
+    fake: FakeGraphAPI, client: GroupsClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gid = fake.add_group("Big", join_approval_mode="approval_required")
+    fake.max_participants = 10_000
+    ids = fake.add_join_requests(gid, 2500)  # three pages of 1024
+    # Stale cursors in the middle of the listing: it is read again from its first page.
+    fake.add_fault(Fault(method="GET", path=r"/join_requests$", status=400, code=131059, probability=0.5, times=2))
+    result = BulkResult()
+    unknown_when_sent: list[str] = []
+    approve = client.approve_join_requests
+
+    async def watched(group_id: str, batch: Any) -> Any:
+        unknown_when_sent.extend(i for i in batch if i not in result.requesters)
+        return await approve(group_id, batch)
+
+    monkeypatch.setattr(client, "approve_join_requests", watched)
+    outcome = await client.bulk_approve_join_requests(gid, [*ids, "typo-id"], result=result)
+    check_partition(outcome, {*ids, "typo-id"})
+    assert sorted(outcome.succeeded) == sorted(ids) and [f.item for f in outcome.failed] == ["typo-id"]
+    assert unknown_when_sent == ["typo-id"], "a listed request is sent only once its requester is on record"
+    assert max(fake.join_request_sends.values()) == 1
+    kinds = [r.method for r in fake.requests if r.path.endswith("/join_requests")]
+    last_listing = len(kinds) - 1 - kinds[::-1].index("GET")
+    assert kinds.index("POST") < last_listing, "the first batch goes out before the listing is read to its end"
+    typo = next(i for i, r in enumerate(fake.requests) if r.method == "POST" and "typo-id" in r.json["join_requests"])
+    listings = [i for i, r in enumerate(fake.requests) if r.method == "GET" and r.path.endswith("/join_requests")]
+    assert typo > max(listings), "an id the listing does not name waits for the listing's end"
+
+
+async def test_a_failing_listing_before_sending_only_costs_the_requesters(
+    fake: FakeGraphAPI, client: GroupsClient
+) -> None:
+    gid = fake.add_group("Unlisted", join_approval_mode="approval_required")
+    fake.max_participants = 100
+    ids = fake.add_join_requests(gid, 20)
+    fake.add_fault(Fault(method="GET", path=r"/join_requests$", status=400, code=100, times=None))
+    result = await client.bulk_approve_join_requests(gid, ids)
+    assert result.ok and sorted(result.succeeded) == sorted(ids) and not result.requesters
+
+
 async def test_streamed_approval_survives_stale_cursors(fake: FakeGraphAPI, client: GroupsClient) -> None:
     gid = fake.add_group("Busy", join_approval_mode="approval_required")
     fake.max_participants = 10_000

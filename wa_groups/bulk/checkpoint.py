@@ -74,8 +74,8 @@ class Checkpointer:
 def snapshot_result(run: GroupRun, batches: Iterable[Batch]) -> BulkResult:
     """Return a copy of ``run``'s result with every key it holds accounted for, ``batches`` being the job's own.
 
-    Keys in batches already sent are failures of unknown outcome (the answer is not back), queued keys and
-    batches not yet sent are not attempted: resuming from the copy settles or sends each as it should.
+    Keys in batches already sent are failures of unknown outcome (the answer is not back), held and queued keys
+    and batches not yet sent are not attempted: resuming from the copy settles or sends each as it should.
     """
     result = run.result
     failed = list(result.failed)
@@ -89,6 +89,7 @@ def snapshot_result(run: GroupRun, batches: Iterable[Batch]) -> BulkResult:
             failed.extend(BulkFailure(item=run.label(k), group_id=result.group_id, error=error) for k in state.keys)
         else:
             not_attempted.extend(run.label(k) for k in state.keys)
+    not_attempted.extend(run.label(k) for k in run.held)
     not_attempted.extend(run.label(k) for k in run.queued)
     return attrs.evolve(
         result,

@@ -121,13 +121,31 @@ class Job:
         """Record keys of ``run`` that have no outcome as not attempted (:meth:`BulkResult.account_for`)."""
         run.result.account_for(run.label(key) for key in keys)
 
-    def accept(self, run: GroupRun, key: str) -> bool:
-        """Queue ``key`` unless the job already took it; return True when it was queued."""
+    def accept(self, run: GroupRun, key: str, *, hold: bool = False) -> bool:
+        """Queue ``key`` unless the job already took it; return True when it was taken.
+
+        With ``hold`` the key is held instead, until :meth:`release` lets it be sent.
+        """
         if key in run.seen:
             return False
         run.seen.add(key)
-        run.queued[key] = None
+        if hold:
+            run.held[key] = None
+        else:
+            run.queued[key] = None
         return True
+
+    def release(self, run: GroupRun, keys: Iterable[str] | None = None) -> None:
+        """Queue the held ``keys`` of ``run`` (those still held, in the given order); every held key when None."""
+        held, queued = run.held, run.queued
+        if keys is None:
+            queued.update(held)
+            held.clear()
+            return
+        for key in keys:
+            if key in held:
+                del held[key]
+                queued[key] = None
 
     # ------------------------------------------------------------------------------------------- batches
 
@@ -297,8 +315,9 @@ class Job:
         self.leftovers()
 
     def leftovers(self) -> None:
-        """Record every key still queued as not attempted."""
+        """Record every key still held or queued as not attempted."""
         for run in self.runs:
+            self.release(run)
             if run.queued:
                 self.not_attempted(run, list(run.queued))
                 run.queued.clear()

@@ -82,13 +82,12 @@ async def run_join_requests(
         explicit, stream = None, True
     job.total = None if stream else len(explicit or ()) + len(unknown)
     source = join_requests_stream(client) if stream else None
-    for key in explicit or ():  # queued before the first checkpoint, so a kill at once leaves them on record
-        job.accept(run, key)
+    for key in explicit or ():  # taken before the first checkpoint, so a kill at once leaves them on record
+        job.accept(run, key, hold=learn)  # held until the listing names the requester (learn_requesters)
 
     async def work() -> None:
         if learn and explicit:
-            await learn_requesters(client, run, explicit)
-            await job.checkpoint(force=True)  # a kill from now on leaves the requesters on record
+            await learn_requesters(client, job, run)
         await group_work(job, run, explicit, source, unknown)
 
     await job.guarded(work())

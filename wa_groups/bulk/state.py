@@ -1,8 +1,9 @@
 """What a running job holds per group, and the calls it is given (data and types).
 
 Items are handled under a *key* (the normalised form, e.g. a phone number's digits) and reported under the
-caller's own first spelling. Every accepted key is, at any moment, in exactly one place: queued (accepted, not
-dispatched), in a batch in flight, or recorded in one of the result's three outcomes. That is what lets a
+caller's own first spelling. Every accepted key is, at any moment, in exactly one place: held (accepted, waiting
+for something the job must learn before sending it), queued (accepted, not dispatched), in a batch in flight, or
+recorded in one of the result's three outcomes. That is what lets a
 checkpoint written at any moment, and a cancelled job, account for every item.
 """
 
@@ -51,6 +52,9 @@ class GroupRun:
 
     queued: dict[str, None] = attrs.field(factory=dict)
     """Keys accepted and not dispatched yet, in order."""
+
+    held: dict[str, None] = attrs.field(factory=dict)
+    """Keys accepted but not to be sent yet (e.g. until the listing that names their requester is read)."""
 
     spelling: dict[str, str] = attrs.field(factory=dict)
     """Key -> the caller's first spelling, where the two differ."""
