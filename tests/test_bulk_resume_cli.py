@@ -113,7 +113,7 @@ def test_sigkill_at_random_moments_then_resume_approves_each_once_and_reports_th
     monkeypatch.chdir(tmp_path)
     fake = threaded.fake
     chooser = random.Random(f"sigkill-{mode}")
-    for trial in range(3):
+    for trial in range(5):  # five kills at random moments per mode: ten in all
         gid = threaded.call(fake.add_group, f"Crowd {trial}", join_approval_mode="approval_required")
         ids = threaded.call(fake.add_join_requests, gid, 240)
         selection = ids if mode == "explicit-ids" else ["--all"]
@@ -172,6 +172,52 @@ def test_sigterm_drains_the_job_and_resume_finishes(
     final = BulkResult.from_json((tmp_path / "term.json").read_text())
     assert final.ok and sorted(final.succeeded) == sorted(ids)
     assert approved(threaded) == dict.fromkeys(ids, 1)
+
+
+@pytest.mark.parametrize("mode", ["explicit-ids", "all"])
+def test_ctrl_c_resume_sigkill_resume_reports_no_false_failure_and_no_false_success(
+    threaded: GraphFake,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    mode: str,
+) -> None:
+    """The chain users run into: Ctrl-C, resume, the resume killed outright, resume again."""
+    monkeypatch.chdir(tmp_path)
+    fake = threaded.fake
+    gid = threaded.call(fake.add_group, f"Chain {mode}", join_approval_mode="approval_required")
+    ids = threaded.call(fake.add_join_requests, gid, 600)
+    selection = ids if mode == "explicit-ids" else ["--all"]
+    argv = ["join-requests", "approve", gid, *selection, "--report", "chain.json", "--concurrency", "3"]
+    report = tmp_path / "chain.json"
+
+    def count() -> int:
+        return len(set(ids).intersection(approved(threaded)))
+
+    first = start(argv, fake, tmp_path)  # 1. interrupted with Ctrl-C: drains, exits 130
+    wait_for(lambda: count() >= 100, first)
+    first.send_signal(signal.SIGINT)
+    _, err = finish(first)
+    assert first.returncode == 130, err
+    interrupted = BulkResult.from_json(report.read_text())
+    assert not interrupted.failed and set(interrupted.succeeded) <= set(approved(threaded))
+
+    second = start([*argv, "--resume", report.name], fake, tmp_path)  # 2. the resume, killed outright
+    done_before = count()
+    wait_for(lambda: count() >= done_before + 150, second)
+    second.send_signal(signal.SIGKILL)
+    finish(second)
+    assert second.returncode == -signal.SIGKILL
+
+    code, _, err = run_in_process([*argv, "--resume", report.name], fake, monkeypatch, capsys)  # 3. resume again
+    assert code == 0, err
+    final = BulkResult.from_json(report.read_text())
+    server = approved(threaded)
+    false_failures = [f.item for f in final.failed if server.get(f.item)]
+    false_successes = [i for i in final.succeeded if not server.get(i)]
+    assert not false_failures and not false_successes
+    assert final.ok and sorted(final.succeeded) == sorted(ids)
+    assert {i: server.get(i) for i in ids} == dict.fromkeys(ids, 1), "each approved exactly once"
 
 
 def test_a_second_ctrl_c_stops_at_once_with_a_consistent_report(threaded: GraphFake, tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ Each case is a small ``aiohttp.web`` app on 127.0.0.1; the client must end every
 from __future__ import annotations
 
 import json
+import tracemalloc
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import pytest
 from aiohttp import web
@@ -43,6 +44,22 @@ async def serving(handler: Handler, seen: list[str]) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+#: What a hostile answer may cost the client at most (the issue's bound; the answer limit is 8 MiB).
+MEMORY_BOUND = 100 * 1024 * 1024
+
+
+@contextmanager
+def memory_bounded() -> Iterator[None]:
+    """Fail when the Python allocations made inside the block peak above :data:`MEMORY_BOUND`."""
+    tracemalloc.start()
+    try:
+        yield
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < MEMORY_BOUND, f"peak {peak / 2**20:.0f} MiB"
+
+
 def make_client(url: str, sleeps: SleepRecorder) -> GroupsClient:
     return GroupsClient("TOKEN-hostile-1", base_url=url, retry=RetryPolicy(max_attempts=2, sleep=sleeps))
 
@@ -64,7 +81,7 @@ async def test_a_gzip_bomb_stops_at_the_answer_limit(sleeps: SleepRecorder) -> N
         return web.Response(body=bomb, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
 
     async with serving(answer, []) as url, make_client(url, sleeps) as client:
-        with pytest.raises(ResponseError, match="larger than"):
+        with memory_bounded(), pytest.raises(ResponseError, match="larger than"):
             await client.get_group("G1")
 
 
@@ -85,7 +102,7 @@ async def test_an_endless_chunked_body_stops_at_the_answer_limit(sleeps: SleepRe
         return response
 
     async with serving(answer, []) as url, make_client(url, sleeps) as client:
-        with pytest.raises(ResponseError, match="larger than"):
+        with memory_bounded(), pytest.raises(ResponseError, match="larger than"):
             await client.get_group("G1")
     assert written[0] < 100_000 * 65536
 
@@ -187,6 +204,28 @@ async def test_a_page_longer_than_graph_allows_is_refused(sleeps: SleepRecorder,
 
     async with serving(answer, []) as url, make_client(url, sleeps) as client:
         with pytest.raises(ResponseError, match="1024"):
+            async for _ in client.iter_join_requests("G1"):
+                pass
+
+
+async def test_a_page_of_a_million_items_is_refused_in_bounded_memory(sleeps: SleepRecorder) -> None:
+    item = b'{"join_request_id": "J", "wa_id": "1", "creation_timestamp": 1},'
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        # Streamed, so that the server itself never holds the page: 10**6 items, about 65 MB.
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        try:
+            await response.write(b'{"data": [')
+            for _ in range(1000):
+                await response.write(item * 1000)
+            await response.write(b'{"join_request_id": "last"}]}')
+        except (ConnectionError, RuntimeError):
+            pass  # the client hung up, as it should
+        return response
+
+    async with serving(answer, []) as url, make_client(url, sleeps) as client:
+        with memory_bounded(), pytest.raises(ResponseError):
             async for _ in client.iter_join_requests("G1"):
                 pass
 
