@@ -142,7 +142,5 @@ async def run_broadcast(
             return
         result.exhausted = job.stop is None
 
-    await job.guarded(group_work(job, run, todo, groups if stream else None))
-    if job.stop is not None:
-        target.stopped_by = target.stopped_by or job.stop
+    await job.run_to_end(group_work(job, run, todo, groups if stream else None), target)
     return target

@@ -351,6 +351,13 @@ class Job:
         # A plain WAGroupsError, so the report reads the same after a JSON round trip.
         self.halt(WAGroupsError("the job was asked to stop; what was not sent is not attempted"))
 
+    async def run_to_end(self, work: Awaitable[None], target: BulkResult | BulkReport) -> None:
+        """Run ``work`` (see :meth:`guarded`), then record why the job stopped on ``target`` and checkpoint it."""
+        await self.guarded(work)
+        if self.stop is not None:
+            target.stopped_by = target.stopped_by or self.stop
+        await self.checkpoint(final=True)
+
     async def guarded(self, work: Awaitable[None]) -> None:
         """Run ``work`` with this job's gate installed; on cancellation leave every result consistent."""
         token = current_gate.set(self.gate)

@@ -32,6 +32,32 @@ from .state import GroupRun, unique
 __all__ = ["GraphCalls", "run_all_join_requests", "run_join_requests", "run_participants"]
 
 
+def _join_requests_job(
+    client: GraphCalls,
+    action: Literal["approve", "reject"],
+    runs: dict[str, GroupRun],
+    concurrency: int,
+    batch_size: int,
+    on_progress: BulkProgressCallback | None,
+    stop: asyncio.Event | None,
+    checkpoint: CheckpointTarget | None,
+    checkpoint_interval: float,
+) -> Job:
+    """Return the job that answers join requests, reading each group's requesters from ``runs``."""
+    return Job(
+        join_requests_call(client, action, lambda g: runs[g].result.requesters),
+        client.retry_policy.sleep,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        on_progress=on_progress,
+        stop=stop,
+        checkpoint=checkpoint,
+        checkpoint_interval=checkpoint_interval,
+        settle=join_requests_settle(client, action),
+        max_wait=client.retry_policy.max_wait,
+    )
+
+
 async def run_join_requests(
     client: GraphCalls,
     action: Literal["approve", "reject"],
@@ -55,17 +81,8 @@ async def run_join_requests(
             "join_request_ids must be a list of ids, not one string", argument="join_request_ids"
         )
     runs: dict[str, GroupRun] = {}
-    job = Job(
-        join_requests_call(client, action, lambda g: runs[g].result.requesters),
-        client.retry_policy.sleep,
-        concurrency=concurrency,
-        batch_size=batch_size,
-        on_progress=on_progress,
-        stop=stop,
-        checkpoint=checkpoint,
-        checkpoint_interval=checkpoint_interval,
-        settle=join_requests_settle(client, action),
-        max_wait=client.retry_policy.max_wait,
+    job = _join_requests_job(
+        client, action, runs, concurrency, batch_size, on_progress, stop, checkpoint, checkpoint_interval
     )
     run, again, unknown = prepare_run(job, result, resume, ACTION_NAMES[action], gid)
     runs[gid] = run
@@ -90,10 +107,7 @@ async def run_join_requests(
             await learn_requesters(client, job, run)
         await group_work(job, run, explicit, source, unknown)
 
-    await job.guarded(work())
-    if job.stop is not None:
-        run.result.stopped_by = run.result.stopped_by or job.stop
-    await job.checkpoint(final=True)
+    await job.run_to_end(work(), run.result)
     return run.result
 
 
@@ -164,17 +178,8 @@ async def run_all_join_requests(
     concurrency, batch_size = check_concurrency(concurrency, batch_size, PARTICIPANTS_PER_CALL)
     action: Literal["approve", "reject"] = "reject" if reject else "approve"
     runs: dict[str, GroupRun] = {}
-    job = Job(
-        join_requests_call(client, action, lambda g: runs[g].result.requesters),
-        client.retry_policy.sleep,
-        concurrency=concurrency,
-        batch_size=batch_size,
-        on_progress=on_progress,
-        stop=stop,
-        checkpoint=checkpoint,
-        checkpoint_interval=checkpoint_interval,
-        settle=join_requests_settle(client, action),
-        max_wait=client.retry_policy.max_wait,
+    job = _join_requests_job(
+        client, action, runs, concurrency, batch_size, on_progress, stop, checkpoint, checkpoint_interval
     )
     job.total = None
     target = result if result is not None else BulkReport()
@@ -257,8 +262,5 @@ async def run_all_join_requests(
             await asyncio.gather(*list(group_tasks), return_exceptions=True)
             raise
 
-    await job.guarded(work())
-    if job.stop is not None:
-        target.stopped_by = target.stopped_by or job.stop
-    await job.checkpoint(final=True)
+    await job.run_to_end(work(), target)
     return target

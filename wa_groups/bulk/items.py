@@ -103,8 +103,5 @@ async def run_items(
             await before(run, todo)
         await group_work(job, run, todo, None, unknown)
 
-    await job.guarded(work())
-    if job.stop is not None:
-        run.result.stopped_by = run.result.stopped_by or job.stop
-    await job.checkpoint(final=True)
+    await job.run_to_end(work(), run.result)
     return run.result
