@@ -59,11 +59,15 @@ class ReceiverLimits:
 
     max_unverified_bytes: int = 16 * 1024 * 1024
     """Most body bytes held at once across all deliveries whose signature is not yet checked. A delivery
-    that would exceed it gets 503 at once (Meta sends it again) instead of waiting."""
+    that would exceed it makes room by stopping (503) bodies that are stalled or in flight for too long, or
+    bigger ones when it is small (see :class:`Budget`); if that is not enough it gets 503 at once (Meta sends
+    it again) instead of waiting."""
 
     max_connections: int = 256
-    """Most open connections; further ones are closed as soon as they are accepted, with one log line per
-    episode. It is lowered to leave 64 file descriptors free under the process's open-file limit."""
+    """Most open connections. At the limit a new connection makes room by resetting the one that has waited
+    longest without a request under way (a slow sender's); when there is none, new ones are closed as soon as
+    they are accepted, with one log line per episode. It is lowered to leave 264 file descriptors free under
+    the process's open-file limit."""
 
     header_timeout: float = 10.0
     """Seconds a connection may take to send a request's line and headers (and to stay idle between
