@@ -605,7 +605,8 @@ async def test_connection_limit_closes_extra_connections_with_one_log_line(caplo
                 connections.append((reader, writer))
             await asyncio.sleep(0.2)
             assert server.connections <= 10
-            assert server.refused >= 15
+            # Each new one made room by closing the one that had waited longest for its request head.
+            assert server.evicted >= 15
             # The extra ones were closed at once; the slow ones within the header timeout.
             results = await asyncio.gather(*(closed_within(r, 3.0) for r, _ in connections))
             assert all(results)
@@ -706,9 +707,17 @@ async def main():
     async with receiver.listen("127.0.0.1", 0) as server:
         print(server.port, server.max_connections, flush=True)
         await stop.wait()
+    print(server.refused, server.evicted, receiver._budget.evicted, flush=True)
 
 asyncio.run(main())
 """
+
+#: The attack of the issue's "done when": stalled 4 MiB unsigned bodies and slow connections, at once.
+STALLED_BODIES = 300
+SLOW_CONNECTIONS = 1100
+CHILD_OPEN_FILES = 1024
+#: How long each attacking connection holds on (unless the receiver closes it first).
+ATTACK_HOLD = 4.0
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -719,68 +728,192 @@ def peak_rss_kib(pid: int) -> int:
     raise AssertionError("no VmHWM in /proc")
 
 
-async def stalled_sender(port: int, size: int) -> None:
-    """Declare ``size`` bytes with a made-up signature, send all but one byte, then stall."""
+def raise_open_file_limit(wanted: int) -> None:
+    """Let this process hold ``wanted`` descriptors (the attackers' sockets), within the hard limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if target < wanted:
+            pytest.skip(f"the open-file hard limit ({hard}) is too low for {wanted} client sockets")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+async def stalled_sender(port: int, size: int, signature: str | None, hold: float) -> None:
+    """Declare ``size`` bytes (with a wrong signature, or none), send all but one byte, then stall."""
+    writer = None
     try:
-        _reader, writer = await raw_connection(port)
-        writer.write(request_head(size))
+        reader, writer = await raw_connection(port)
+        writer.write(request_head(size, signature=signature))
         sent, piece = 0, b"x" * (256 * 1024)
         while sent < size - 1:
             chunk = piece[: size - 1 - sent]
             writer.write(chunk)
-            await asyncio.wait_for(writer.drain(), 5)
+            await asyncio.wait_for(writer.drain(), hold)
             sent += len(chunk)
-        await asyncio.sleep(1.0)
-        writer.close()
+        await closed_within(reader, hold)
     except (ConnectionError, asyncio.TimeoutError):
         pass
+    finally:
+        if writer is not None:
+            writer.close()
 
 
-async def slow_sender(port: int) -> None:
+async def slow_sender(port: int, hold: float, after: float = 0.0) -> None:
+    """Send a request line and one header, then nothing, until the receiver closes or ``hold`` runs out."""
+    writer = None
     try:
-        _reader, writer = await raw_connection(port)
+        await asyncio.sleep(after)
+        reader, writer = await raw_connection(port)
         writer.write(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         await writer.drain()
-        await asyncio.sleep(1.5)
-        writer.close()
+        await closed_within(reader, hold)
     except (ConnectionError, asyncio.TimeoutError):
         pass
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+#: Meta, in a process of its own (the attackers' client must not slow it down): sends ``count`` signed
+#: deliveries, each on a new connection, one every ``spacing`` seconds, and prints each one's status and time.
+SIGNED_SENDER = """
+import asyncio, json, sys, time
+import aiohttp
+from wa_groups.webhooks import SIGNATURE_HEADER, sign_body
+
+port, secret, count, spacing = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+
+async def main():
+    print("ready", flush=True)
+    sys.stdin.readline()
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True), timeout=timeout) as session:
+        for index in range(count):
+            await asyncio.sleep(spacing)
+            group = {"timestamp": "1750269342", "group_id": f"attack-time-{index}", "type": "group_delete",
+                     "request_id": f"del-{index}"}
+            value = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "2222"}, "groups": [group]}
+            change = {"field": "group_lifecycle_update", "value": value}
+            body = json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [change]}]})
+            headers = {SIGNATURE_HEADER: sign_body(body.encode(), secret), "Content-Type": "application/json"}
+            began = time.monotonic()
+            try:
+                async with session.post(f"http://127.0.0.1:{port}/", data=body, headers=headers) as response:
+                    await response.read()
+                    status = response.status
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                status = type(error).__name__
+            print(json.dumps([status, time.monotonic() - began]), flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def signed_deliveries(sender: asyncio.subprocess.Process, count: int) -> list[tuple[int | str, float]]:
+    assert sender.stdin is not None and sender.stdout is not None
+    sender.stdin.write(b"go\n")
+    await sender.stdin.drain()
+    answers = []
+    for _ in range(count):
+        status, seconds = json.loads(await sender.stdout.readline())
+        answers.append((status, float(seconds)))
+    return answers
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the child's peak memory from /proc")
 async def test_receiver_stays_small_and_quiet_under_unsigned_traffic(tmp_path: Path) -> None:
-    """Stalled 4 MiB bodies and more slow connections than open files: bounded memory, no traceback."""
+    """The issue's attack at its scale: 300 stalled 4 MiB bodies (wrong signature or none) and 1,100 slow
+    connections against a 1,024 open-file limit, with real deliveries sent meanwhile."""
+    raise_open_file_limit(STALLED_BODIES + SLOW_CONNECTIONS + 256)
     stderr_path = tmp_path / "stderr.txt"
+    loop = asyncio.get_running_loop()
     with stderr_path.open("wb") as stderr:
         child = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", CHILD_RECEIVER, "500", SECRET, TOKEN, stdout=asyncio.subprocess.PIPE, stderr=stderr
+            *(sys.executable, "-c", CHILD_RECEIVER, str(CHILD_OPEN_FILES), SECRET, TOKEN),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
         )
+    shutdown = None
     try:
         assert child.stdout is not None
         line = await asyncio.wait_for(child.stdout.readline(), 20)
         port, max_connections = map(int, line.split())
-        assert max_connections == 500 - 64 - 200  # lowered under the open-file limit
+        assert max_connections == 256  # the default, already under 1024 - 64 - 200
         baseline = peak_rss_kib(child.pid)
-        await asyncio.wait_for(
-            asyncio.gather(
-                *(stalled_sender(port, DEFAULT_MAX_BODY_BYTES) for _ in range(48)),
-                *(slow_sender(port) for _ in range(550)),
-            ),
-            30,
+        sender = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-c", SIGNED_SENDER, str(port), SECRET, "8", "0.3"),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
         )
+        assert sender.stdout is not None
+        assert await asyncio.wait_for(sender.stdout.readline(), 20) == b"ready\n"
+        wrong = sign_body(b"not the body", SECRET)
+        attack = asyncio.gather(
+            *(
+                stalled_sender(port, DEFAULT_MAX_BODY_BYTES, wrong if i % 3 else None, ATTACK_HOLD)
+                for i in range(STALLED_BODIES)
+            ),
+            # Once the bodies are under way (the receiver would close their connections first otherwise: a
+            # connection still waiting for its request gives way to new ones at the connection limit).
+            *(slow_sender(port, ATTACK_HOLD, after=0.3) for _ in range(SLOW_CONNECTIONS)),
+        )
+        answers = await asyncio.wait_for(signed_deliveries(sender, 8), 30)
+        await asyncio.wait_for(sender.wait(), 10)
         peak = peak_rss_kib(child.pid)
-        body = delivery(created())
-        async with aiohttp.ClientSession() as session:
-            url = f"http://127.0.0.1:{port}/"
-            async with session.post(url, data=body, headers=signed(body)) as response:
-                assert response.status == 200
+        # Stopped while the attackers still hold their connections and stalled bodies.
+        began = loop.time()
+        child.terminate()
+        refused, evicted, bodies_evicted = map(int, (await asyncio.wait_for(child.stdout.readline(), 15)).split())
+        await asyncio.wait_for(child.wait(), 15)
+        shutdown = loop.time() - began
+        await asyncio.wait_for(attack, 30)
     finally:
-        if child.returncode is None:
-            child.terminate()
-        await asyncio.wait_for(child.wait(), 10)
+        for process in (child, locals().get("sender")):
+            if isinstance(process, asyncio.subprocess.Process) and process.returncode is None:
+                process.kill()
+                await process.wait()
     errors = stderr_path.read_text()
-    print(f"child peak RSS: {baseline / 1024:.1f} MiB idle, {peak / 1024:.1f} MiB under attack")
-    assert peak < 100 * 1024, f"peak RSS {peak / 1024:.1f} MiB"
+    slowest = max(seconds for _, seconds in answers)
+    print(
+        f"child peak RSS: {baseline / 1024:.1f} MiB idle, {peak / 1024:.1f} MiB under attack; "
+        f"signed deliveries: {answers}; slowest {slowest:.2f}s; shutdown {shutdown:.2f}s; connections refused "
+        f"{refused}, closed for room {evicted}; bodies stopped for room {bodies_evicted}; "
+        f"403 unsigned {errors.count('no well-formed signature')}, 403 wrong {errors.count('does not match the body')}"
+    )
+    assert [status for status, _ in answers] == [200] * len(answers), answers
+    assert slowest < 5.0, answers
+    assert peak < 150 * 1024, f"peak RSS {peak / 1024:.1f} MiB"
+    assert shutdown < 5.0
     assert "Traceback" not in errors, errors[-3000:]
     assert "out of system resource" not in errors
     assert 1 <= errors.count("connections open, the limit") <= 5
+    # The attack reached the receiver: unsigned bodies refused unread, connections over the limit closed.
+    assert errors.count("no well-formed signature") >= 1
+    assert refused + evicted >= SLOW_CONNECTIONS // 2
+
+
+def test_budget_makes_room_by_stopping_stalled_old_or_bigger_bodies() -> None:
+    from wa_groups.webhooks.limits import SMALL_BODY, Budget
+
+    now = [0.0]
+    stopped: list[str] = []
+    budget = Budget(4 * SMALL_BODY, clock=lambda: now[0])
+    big = budget.hold(lambda: stopped.append("big"))
+    assert budget.take(big, 3 * SMALL_BODY)
+    other = budget.hold(lambda: stopped.append("other"))
+    assert not budget.take(other, 2 * SMALL_BODY)  # the big body is young and moving: the newcomer waits its turn
+    assert stopped == [] and budget.used == 3 * SMALL_BODY
+    small = budget.hold(lambda: stopped.append("small"))
+    assert budget.take(small, SMALL_BODY)  # fits without stopping anything
+    tiny = budget.hold(lambda: stopped.append("tiny"))
+    assert budget.take(tiny, 1024)  # a small delivery may stop a bigger body, however young
+    assert stopped == ["big"] and budget.used == SMALL_BODY + 1024
+    now[0] += 0.3  # the small body got nothing for a while: stalled, it gives way to a bigger newcomer
+    budget.progress(tiny)
+    assert budget.take(other, 3 * SMALL_BODY)
+    assert stopped == ["big", "small"] and budget.evicted == 2
+    for hold in (big, other, small, tiny, tiny):
+        budget.release(hold)
+    assert budget.used == 0

@@ -1,8 +1,9 @@
 """Serve a webhook receiver on a socket with every limit applied, and ``wa-groups webhooks serve``.
 
 :class:`ReceiverServer` is what :meth:`WebhookReceiver.listen` returns: aiohttp's request handling behind a
-protocol factory that closes connections beyond the limit as soon as they are accepted (so the process never
-runs out of file descriptors and never logs a traceback per refused connection), with the header timeout as
+protocol factory that, at the connection limit, closes the connection that has waited longest for a request
+(a slow sender's) to make room, or else the new one as soon as it is accepted (so the process never runs out
+of file descriptors and never logs a traceback per refused connection), with the header timeout as
 aiohttp's idle timeout, no lingering reads after a refusal, and a shutdown bounded by ``shutdown_timeout``.
 """
 
@@ -18,6 +19,7 @@ from types import TracebackType
 from typing import Final, TextIO
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from .events import WebhookEvent, event_as_dict
 from .inbox import Inbox
@@ -33,6 +35,11 @@ _SPARE_DESCRIPTORS: Final = 64
 #: The listen backlog. asyncio accepts up to this many connections at a time before their transports exist,
 #: so two backlogs' worth of descriptors are kept free too: a refused connection holds one until it is closed.
 _BACKLOG: Final = 100
+#: Bytes of a request body aiohttp buffers per connection before it stops reading from the socket, until the
+#: handler takes them (aiohttp's default is 64 KiB). Every open connection may hold about twice this plus one
+#: socket read (256 KiB), bodies whose handler has not started yet included: a small buffer keeps hundreds of
+#: stalled uploads from costing more than the unverified-bytes budget itself.
+_READ_BUFFER: Final = 16 * 1024
 
 
 def connection_limit(limits: ReceiverLimits) -> int:
@@ -59,6 +66,21 @@ class _Refused(asyncio.Protocol):
             transport.close()
 
 
+def _waiting_longest(connections: Sequence[RequestHandler]) -> RequestHandler | None:
+    """Return the oldest connection with no request under way (idle, or its request head incomplete).
+
+    A real sender sends its request as soon as it is connected, so the connections that have waited longest
+    for a request are a slow sender's or an idle kept-alive one's. aiohttp keeps its connections in the order
+    they were made; when its internals change, nothing is found and new connections are refused instead.
+    """
+    for connection in connections:
+        if connection.transport is None:  # already closing
+            continue
+        if not getattr(connection, "_request_in_progress", True) and not getattr(connection, "_messages", True):
+            return connection
+    return None
+
+
 class ReceiverServer:
     """A receiver listening on ``host:port`` with every :class:`ReceiverLimits` bound applied.
 
@@ -80,7 +102,9 @@ class ReceiverServer:
         self._server: asyncio.base_events.Server | None = None
         self._refusing = False
         self.refused = 0
-        """How many connections were closed at once because the limit was reached."""
+        """How many new connections were closed at once because the limit was reached and none could give way."""
+        self.evicted = 0
+        """How many connections waiting for a request were closed to make room for new ones at the limit."""
 
     def __repr__(self) -> str:
         return f"ReceiverServer(host={self.host!r}, port={self.port}, max_connections={self.max_connections})"
@@ -95,21 +119,30 @@ class ReceiverServer:
     def _protocol(self) -> asyncio.BaseProtocol:
         runner = self._runner
         assert runner is not None and runner.server is not None
-        open_now = len(runner.server.connections)
+        connections = runner.server.connections
+        open_now = len(connections)
         if open_now >= self.max_connections:
-            self.refused += 1
             if not self._refusing:
                 self._refusing = True
                 logger.warning(
-                    "webhook receiver: %d connections open, the limit; further connections are closed at once "
-                    "until some finish (this is logged once per episode)",
+                    "webhook receiver: %d connections open, the limit; the longest-waiting ones without a request "
+                    "are closed to make room, or else new ones (this is logged once per episode)",
                     open_now,
                 )
-            return _Refused()
-        if self._refusing and open_now < self.max_connections * 9 // 10:
+            victim = _waiting_longest(connections)
+            if victim is None:
+                self.refused += 1
+                return _Refused()
+            self.evicted += 1
+            if victim.transport is not None:
+                victim.transport.abort()  # a reset, not a goodbye; its descriptor is freed on the loop's next turn
+            victim.force_close()
+        elif self._refusing and open_now < self.max_connections * 9 // 10:
             self._refusing = False
             logger.warning(
-                "webhook receiver: back under the connection limit after refusing %d connection(s)", self.refused
+                "webhook receiver: back under the connection limit after refusing %d and closing %d connection(s)",
+                self.refused,
+                self.evicted,
             )
         return runner.server()
 
@@ -122,6 +155,7 @@ class ReceiverServer:
             shutdown_timeout=limits.shutdown_timeout,
             keepalive_timeout=limits.header_timeout,
             lingering_time=0,
+            read_bufsize=_READ_BUFFER,
         )
         await runner.setup()
         self._runner = runner

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+from collections.abc import Callable
 from typing import Final
 
 import attrs
@@ -19,7 +21,11 @@ from ..errors import ClientValidationError
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
+    "EVICT_AFTER",
+    "SMALL_BODY",
+    "STALL_AFTER",
     "Budget",
+    "BudgetHold",
     "ReceiverLimits",
     "RedactedAccessLogger",
     "install_redaction",
@@ -53,11 +59,15 @@ class ReceiverLimits:
 
     max_unverified_bytes: int = 16 * 1024 * 1024
     """Most body bytes held at once across all deliveries whose signature is not yet checked. A delivery
-    that would exceed it gets 503 at once (Meta sends it again) instead of waiting."""
+    that would exceed it makes room by stopping (503) bodies that are stalled or in flight for too long, or
+    bigger ones when it is small (see :class:`Budget`); if that is not enough it gets 503 at once (Meta sends
+    it again) instead of waiting."""
 
     max_connections: int = 256
-    """Most open connections; further ones are closed as soon as they are accepted, with one log line per
-    episode. It is lowered to leave 64 file descriptors free under the process's open-file limit."""
+    """Most open connections. At the limit a new connection makes room by resetting the one that has waited
+    longest without a request under way (a slow sender's); when there is none, new ones are closed as soon as
+    they are accepted, with one log line per episode. It is lowered to leave 264 file descriptors free under
+    the process's open-file limit."""
 
     header_timeout: float = 10.0
     """Seconds a connection may take to send a request's line and headers (and to stay idle between
@@ -126,20 +136,100 @@ class RedactedAccessLogger(AbstractAccessLogger):
         self.logger.info('%s "%s %s" %s %.3fs', request.remote, request.method, request.path, response.status, time)
 
 
-class Budget:
-    """Bytes of unverified bodies in flight, shared by every request of one receiver."""
+#: Seconds an unverified body may be in flight before a new delivery that does not fit in the budget takes
+#: its place. A real delivery (a few kilobytes, rarely more than a megabyte) arrives well within it.
+EVICT_AFTER: Final = 1.0
+#: Seconds without a byte after which a body in flight is stalled, and gives way to a new delivery too.
+STALL_AFTER: Final = 0.25
+#: A delivery this small (nearly all of Meta's) may take the place of any bigger body in flight, however young.
+SMALL_BODY: Final = 64 * 1024
 
-    def __init__(self, limit: int) -> None:
+
+class BudgetHold:
+    """One delivery's share of a :class:`Budget`: its bytes, when it began, and how to stop it."""
+
+    __slots__ = ("active", "bytes", "evict", "started")
+
+    def __init__(self, started: float, evict: Callable[[], object]) -> None:
+        self.started = started
+        self.active = started
+        self.bytes = 0
+        self.evict = evict
+
+
+class Budget:
+    """Bytes of unverified bodies in flight, shared by every request of one receiver.
+
+    When a delivery does not fit, bodies that have been in flight for longer than ``evict_after`` seconds or
+    got no byte for ``stall_after`` seconds are stopped to make room (oldest first), if that is enough:
+    stalled or trickling senders cannot keep the budget from a delivery that arrives at once. A small delivery
+    (``SMALL_BODY``) may also stop any bigger body. Otherwise the newcomer is refused and nothing is stopped.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        *,
+        evict_after: float = EVICT_AFTER,
+        stall_after: float = STALL_AFTER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
         self.used = 0
+        self.evicted = 0
+        """How many bodies in flight were stopped to make room for newer ones."""
+        self._evict_after = evict_after
+        self._stall_after = stall_after
+        self._clock = clock
+        self._holds: dict[BudgetHold, None] = {}  # oldest first
 
-    def take(self, count: int) -> bool:
-        """Reserve ``count`` bytes; return False (reserving nothing) when they would exceed the limit."""
-        if self.used + count > self.limit:
+    def hold(self, evict: Callable[[], object]) -> BudgetHold:
+        """Register a delivery about to be read; ``evict`` stops its reading when it must make room."""
+        hold = BudgetHold(self._clock(), evict)
+        self._holds[hold] = None
+        return hold
+
+    def take(self, hold: BudgetHold, count: int) -> bool:
+        """Reserve ``count`` more bytes for ``hold``; return False (reserving nothing) when they do not fit."""
+        if self.used + count > self.limit and not self._make_room(self.used + count - self.limit, hold, count):
             return False
         self.used += count
+        hold.bytes += count
         return True
 
-    def give(self, count: int) -> None:
-        """Release ``count`` bytes reserved earlier."""
-        self.used -= count
+    def progress(self, hold: BudgetHold) -> None:
+        """Note that bytes of ``hold``'s body just arrived."""
+        hold.active = self._clock()
+
+    def release(self, hold: BudgetHold) -> None:
+        """Give back every byte of ``hold``; safe to call twice."""
+        self.used -= hold.bytes
+        hold.bytes = 0
+        self._holds.pop(hold, None)
+
+    def _make_room(self, needed: int, taker: BudgetHold, count: int) -> bool:
+        now = self._clock()
+        started_before, active_before = now - self._evict_after, now - self._stall_after
+        small = taker.bytes + count <= SMALL_BODY
+        victims: list[BudgetHold] = []
+        freed = 0
+        for hold in self._holds:
+            if hold is taker or not hold.bytes:
+                continue
+            if (
+                hold.started > started_before
+                and hold.active > active_before
+                and not (small and hold.bytes > SMALL_BODY)
+            ):
+                continue
+            victims.append(hold)
+            freed += hold.bytes
+            if freed >= needed:
+                break
+        if freed < needed:
+            return False
+        for hold in victims:
+            self.release(hold)
+            self.evicted += 1
+            hold.evict()
+        return True

@@ -329,37 +329,45 @@ class WebhookReceiver:
         if declared is not None and declared > limits.max_body_bytes:
             logger.warning("rejected a webhook delivery declaring %d bytes (limit %d)", declared, limits.max_body_bytes)
             raise _Refusal(413, "request body too large")
-        reserved = 0
-        if declared is not None:
-            if not self._budget.take(declared):
-                raise _Refusal(503, "busy")
-            reserved = declared
         chunks: list[bytes] = []
 
         async def read() -> None:
-            nonlocal reserved
             size = 0
             async for chunk in request.content.iter_chunked(_CHUNK_BYTES):
                 size += len(chunk)
                 if size > limits.max_body_bytes:
                     logger.warning("rejected a webhook delivery larger than %d bytes", limits.max_body_bytes)
                     raise _Refusal(413, "request body too large")
-                if size > reserved:
-                    if not self._budget.take(size - reserved):
-                        raise _Refusal(503, "busy")
-                    reserved = size
+                if size > hold.bytes and not self._budget.take(hold, size - hold.bytes):
+                    raise _Refusal(503, "busy")
+                self._budget.progress(hold)
                 chunks.append(chunk)
 
+        # The body is read in its own task, which the budget cancels when a newer delivery needs the room
+        # and this one has been in flight too long or is stalled (a slow sender, or an attacker's).
+        reading = asyncio.ensure_future(read())
+        hold = self._budget.hold(reading.cancel)
         try:
-            await asyncio.wait_for(read(), limits.body_timeout)
-        except asyncio.TimeoutError:
-            logger.warning("a webhook delivery from %s did not arrive within %gs", request.remote, limits.body_timeout)
-            raise _Refusal(408, "request body too slow") from None
-        except ConnectionError:  # the sender went away mid-body: nobody to answer, nothing to log loudly
-            logger.debug("a webhook sender disconnected before its body was complete")
-            raise _Refusal(400, "connection lost") from None
+            if declared is not None and not self._budget.take(hold, declared):
+                raise _Refusal(503, "busy")
+            done, _ = await asyncio.wait({reading}, timeout=limits.body_timeout)
+            if not done:
+                logger.warning(
+                    "a webhook delivery from %s did not arrive within %gs", request.remote, limits.body_timeout
+                )
+                raise _Refusal(408, "request body too slow")
+            if reading.cancelled():
+                logger.debug("an unverified webhook body gave way to a newer delivery")
+                raise _Refusal(503, "busy")
+            try:
+                reading.result()
+            except ConnectionError:  # the sender went away mid-body: nobody to answer, nothing to log loudly
+                logger.debug("a webhook sender disconnected before its body was complete")
+                raise _Refusal(400, "connection lost") from None
         finally:
-            self._budget.give(reserved)
+            if not reading.done():
+                reading.cancel()
+            self._budget.release(hold)
         return b"".join(chunks)
 
     def _notify(self, fresh: list[WebhookEvent]) -> None:
