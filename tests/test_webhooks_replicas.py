@@ -17,6 +17,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import test_webhooks_inbox
@@ -156,7 +157,8 @@ async def claimed_by(url: str, prefix: str, consumer: str) -> set[str]:
         pending = await client.xpending_range(stream, "handlers", min="-", max="+", count=10_000, consumername=consumer)
         groups = set()
         for row in pending:
-            for _, raw in await client.xrange(stream, row["message_id"], row["message_id"]):
+            entries: Any = await client.xrange(stream, row["message_id"], row["message_id"])  # bytes, untyped here
+            for _, raw in entries:
                 fields = {k.decode(): v.decode() for k, v in raw.items()}
                 item = InboxItem(key=fields["k"], notification=fields["n"], index=int(fields["i"]))
                 group_id = decode_entry(item).group_id
