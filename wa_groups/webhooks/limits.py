@@ -60,8 +60,8 @@ class ReceiverLimits:
     max_unverified_bytes: int = 16 * 1024 * 1024
     """Most body bytes held at once across all deliveries whose signature is not yet checked. A delivery
     that would exceed it makes room by stopping (503) bodies that are stalled or in flight for too long, or
-    bigger ones when it is small (see :class:`Budget`); if that is not enough it gets 503 at once (Meta sends
-    it again) instead of waiting."""
+    bigger ones when it is small; if that is not enough it gets 503 at once (Meta sends it again) instead of
+    waiting."""
 
     max_connections: int = 256
     """Most open connections. At the limit a new connection makes room by resetting the one that has waited
