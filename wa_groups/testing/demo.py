@@ -20,7 +20,7 @@ import attrs
 from .. import text_message
 from ..bulk import BulkResult
 from ..client import GroupsClient
-from ..webhooks import DeliveryTracker, TrackedMessage, WebhookEvent, WebhookReceiver
+from ..webhooks import WebhookEvent, WebhookReceiver
 from ._graph import FakeGraphAPI
 
 __all__ = ["BROADCAST_MAX_GROUPS", "BroadcastCheck", "DemoSeed", "DemoServer", "ServerCheck"]
@@ -187,15 +187,12 @@ class DemoServer:
         fake = self._fake
         before = collections.Counter(fake.group_sends)
         group_ids = list(fake.groups)[:BROADCAST_MAX_GROUPS] if len(fake.groups) > BROADCAST_MAX_GROUPS else None
-        tracker = DeliveryTracker(max_messages=max(1, min(len(fake.groups), BROADCAST_MAX_GROUPS)))
 
         async def ignore(event: WebhookEvent) -> None:
-            """Take each event off the receiver's inbox; the tracker has already read it."""
+            """Take each event off the receiver's inbox; the client's trackers have already read it."""
 
         receiver = WebhookReceiver(_APP_SECRET, "wa-groups-demo-verify-token", handler=ignore)
-        # The tracker reads each delivery's events as they are stored; client.broadcast returns message ids,
-        # not tracked handles, so the demo follows them with its own tracker.
-        receiver.add_listener(tracker.feed)
+        client.attach(receiver)  # the client follows the statuses; track_message gives a handle per group
         async with receiver.listen("127.0.0.1", 0) as listening:
             url = f"http://127.0.0.1:{listening.port}/"
             fake.webhook_url = url
@@ -212,10 +209,7 @@ class DemoServer:
                 waited = time.monotonic() - started
             finally:
                 fake.webhook_url = None
-        messages = [
-            TrackedMessage(message_id=message_id, group_id=group_id, tracker=tracker)
-            for group_id, message_id in result.details.items()
-        ]
+        messages = [client.track_message(group_id, message_id) for group_id, message_id in result.details.items()]
         accepted = [gid for gid, count in fake.group_sends.items() if count > before[gid]]
         return BroadcastCheck(
             text=text,
