@@ -109,8 +109,9 @@ class Child:
             await asyncio.wait_for(self.process.wait(), 15)
 
 
-async def send(session: aiohttp.ClientSession, port: int, body: bytes) -> bool:
-    headers = {SIGNATURE_HEADER: sign_body(body, SECRET), "Content-Type": "application/json"}
+async def send(session: aiohttp.ClientSession, port: int, body: bytes, secret: str = SECRET) -> bool:
+    """Post one signed delivery to a receiver on 127.0.0.1; True when it was answered 200."""
+    headers = {SIGNATURE_HEADER: sign_body(body, secret), "Content-Type": "application/json"}
     try:
         async with session.post(f"http://127.0.0.1:{port}/", data=body, headers=headers) as response:
             await response.read()

@@ -11,7 +11,6 @@ acknowledged are finished by the other once their lease has run out.
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sys
 import time
@@ -22,9 +21,9 @@ from typing import Any
 import aiohttp
 import test_webhooks_inbox
 from test_webhooks_inbox import RedisServer, unique_prefix
-from test_webhooks_kill import assert_only_handler_failures_logged
+from test_webhooks_kill import assert_only_handler_failures_logged, delivery
+from test_webhooks_kill import send as send_signed
 
-from wa_groups.webhooks import SIGNATURE_HEADER, sign_body
 from wa_groups.webhooks.inbox import InboxItem, decode_entry
 
 #: The session's redis-server, shared with the inbox tests.
@@ -70,15 +69,6 @@ asyncio.run(main())
 """
 
 
-def delivery(group_ids: list[str]) -> bytes:
-    groups = [
-        {"timestamp": "1750269342", "group_id": g, "type": "group_delete", "request_id": f"del-{g}"} for g in group_ids
-    ]
-    value = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "2222"}, "groups": groups}
-    change = {"field": "group_lifecycle_update", "value": value}
-    return json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [change]}]}).encode()
-
-
 class Replica:
     def __init__(self, name: str, url: str, prefix: str, tmp_path: Path) -> None:
         self.name = name
@@ -113,13 +103,7 @@ class Replica:
 
 
 async def send(session: aiohttp.ClientSession, port: int, body: bytes) -> bool:
-    headers = {SIGNATURE_HEADER: sign_body(body, SECRET), "Content-Type": "application/json"}
-    try:
-        async with session.post(f"http://127.0.0.1:{port}/", data=body, headers=headers) as response:
-            await response.read()
-            return response.status == 200
-    except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError):
-        return False
+    return await send_signed(session, port, body, SECRET)
 
 
 async def wait_until(condition: object, seconds: float) -> bool:
