@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from wa_groups import GroupsClient, RetryPolicy
 from wa_groups.testing import FakeGraphAPI
+from wa_groups.webhooks import RedactedAccessLogger
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,3 +59,29 @@ def fake(fake_graph: FakeGraphAPI) -> FakeGraphAPI:
 async def client(fake_graph: FakeGraphAPI, policy: RetryPolicy) -> AsyncIterator[GroupsClient]:
     async with fake_graph.client(retry=policy) as groups_client:
         yield groups_client
+
+
+@asynccontextmanager
+async def serving(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    seen: list[str],
+    describe: Callable[[web.Request], str] = lambda request: request.path_qs,
+) -> AsyncIterator[str]:
+    """Serve ``handler`` for every path on 127.0.0.1 port 0 (a server that is not the fake), recording each
+    request in ``seen`` as ``describe`` spells it (its path and query by default)."""
+
+    async def recording(request: web.Request) -> web.StreamResponse:
+        seen.append(describe(request))
+        return await handler(request)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", recording)
+    runner = web.AppRunner(app, access_log_class=RedactedAccessLogger, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()

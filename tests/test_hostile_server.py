@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import tracemalloc
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 
 import pytest
 from aiohttp import web
 from conftest import SleepRecorder
+from conftest import serving as serving_any
 
 from wa_groups import GroupsClient, InvalidRequestError, ResponseError, RetryPolicy, WAGroupsError
 from wa_groups._core.transport import DEFAULT_MAX_ANSWER_BYTES, Transport
@@ -23,25 +24,9 @@ from wa_groups._graph import decode
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@asynccontextmanager
-async def serving(handler: Handler, seen: list[str]) -> AsyncIterator[str]:
-    """Serve ``handler`` for every path on 127.0.0.1 port 0; record each request as ``METHOD path``."""
-
-    async def recording(request: web.Request) -> web.StreamResponse:
-        seen.append(f"{request.method} {request.path}")
-        return await handler(request)
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", recording)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+def serving(handler: Handler, seen: list[str]) -> AbstractAsyncContextManager[str]:
+    """Serve ``handler`` on 127.0.0.1, recording each request as ``METHOD path``."""
+    return serving_any(handler, seen, lambda request: f"{request.method} {request.path}")
 
 
 #: What a hostile answer may cost the client at most (the issue's bound; the answer limit is 8 MiB).

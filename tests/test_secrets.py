@@ -14,14 +14,13 @@ import logging
 import socket
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import attrs
 import pytest
 from aiohttp import web
-from conftest import SleepRecorder
+from conftest import SleepRecorder, serving
 
 from wa_groups import GroupsClient, RetryPolicy
 from wa_groups.errors import (
@@ -37,7 +36,7 @@ from wa_groups.errors import (
     WebhookVerificationError,
 )
 from wa_groups.testing import FakeGraphAPI, Fault
-from wa_groups.webhooks import SIGNATURE_HEADER, RedactedAccessLogger, WebhookReceiver, sign_body, verify_signature
+from wa_groups.webhooks import SIGNATURE_HEADER, WebhookReceiver, sign_body, verify_signature
 
 CANARY = "EAAcanary-SECRET-TOKEN-123"
 APP_SECRET = "canary-APP-SECRET-456"
@@ -160,29 +159,6 @@ def closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
-
-
-@asynccontextmanager
-async def serving(
-    handler: Callable[[web.Request], Awaitable[web.StreamResponse]], seen: list[str]
-) -> AsyncIterator[str]:
-    """Serve ``handler`` on 127.0.0.1, recording each request's path and query in ``seen``."""
-
-    async def recording(request: web.Request) -> web.StreamResponse:
-        seen.append(request.path_qs)
-        return await handler(request)
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", recording)
-    runner = web.AppRunner(app, access_log_class=RedactedAccessLogger, handle_signals=False)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
 
 
 @attrs.define
